@@ -1,0 +1,10 @@
+//! `timsieved`: The ManageSieve (RFC 5804) worker.
+//!
+//! Not implemented yet. Until it is, the binary says so and exits with status 75 (EX_TEMPFAIL),
+//! so that a supervisor or a script treats it as "try later", never as success.
+#![forbid(unsafe_code)]
+
+fn main() {
+    eprintln!("timsieved: not implemented yet in this build (see README.md, Status)");
+    std::process::exit(75);
+}
