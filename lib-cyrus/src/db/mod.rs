@@ -33,6 +33,8 @@ pub struct OpenFlags {
     pub nocrc: bool,
     /// If the file is of another backend, convert it in place (`CYRUSDB_CONVERT`).
     pub convert: bool,
+    /// The `fulldirhash` option, which quotalegacy's file paths depend on.
+    pub fulldirhash: bool,
 }
 
 /// What a `foreach` callback tells the walk.
