@@ -61,14 +61,7 @@ pub fn try_lock(file: &File, kind: LockKind) -> io::Result<bool> {
     };
     match fcntl_lock(file, t as libc::c_short, false) {
         Ok(()) => Ok(true),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EAGAIN) | Some(libc::EACCES)
-            ) =>
-        {
-            Ok(false)
-        }
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => Ok(false),
         Err(e) => Err(e),
     }
 }

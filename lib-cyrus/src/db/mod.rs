@@ -12,6 +12,7 @@
 pub mod compare;
 pub mod flat;
 pub mod lock;
+pub mod mmap;
 pub mod quotalegacy;
 pub mod skiplist;
 pub mod twoskip;
