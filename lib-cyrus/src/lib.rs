@@ -7,5 +7,6 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod prot;
 
 pub use error::{Error, Result};

@@ -10,6 +10,7 @@
 //! when the named backend cannot open a file, [`open`] sniffs the magic as Cyrus does.
 
 pub mod compare;
+pub mod failpoint;
 pub mod flat;
 pub mod lock;
 pub mod mmap;

@@ -409,12 +409,14 @@ impl Twoskip {
     // ----- writing -----
 
     fn write_at(&self, off: u64, data: &[u8]) -> Result<()> {
+        super::failpoint::hit();
         self.file
             .write_all_at(data, off)
             .map_err(|e| Error::io(&self.path, e))
     }
 
     fn sync(&self) -> Result<()> {
+        super::failpoint::hit();
         self.file.sync_data().map_err(|e| Error::io(&self.path, e))
     }
 
@@ -706,6 +708,7 @@ impl Database for Twoskip {
         let r = (|| {
             self.append(rtype::COMMIT, &[start], b"", b"")?;
             self.flush_tail()?;
+            super::failpoint::hit();
             self.file.sync_all().map_err(|e| Error::io(&self.path, e))?;
             let (end, count) = {
                 let t = self.txn_mut()?;

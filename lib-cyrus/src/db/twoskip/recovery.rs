@@ -66,6 +66,7 @@ pub(super) fn recover(db: &mut Twoskip) -> Result<()> {
             patch(db, *l, lvl + 1, 0)?;
         }
     }
+    crate::db::failpoint::hit();
     db.file
         .set_len(committed)
         .map_err(|e| crate::Error::io(&db.path, e))?;
