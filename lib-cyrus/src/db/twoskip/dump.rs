@@ -49,19 +49,16 @@ pub(super) fn dump(db: &mut Twoskip, out: &mut dyn Write, _detail: u32) -> Resul
                 .map_err(io)?;
                 out.write_all(db.key(&r)?).map_err(io)?;
                 writeln!(out, ")\n\t{:08X} ", db.slot(&r, 0)?).map_err(io)?;
-                let level = r.level as usize;
-                for i in 1..=level {
-                    if (i - 1) % 8 == 0 {
-                        write!(out, "\t").map_err(io)?;
-                    }
+                // Cyrus breaks the line after every eighth slot and always ends with one,
+                // so a level that is a multiple of 8 leaves a line holding only a TAB.
+                write!(out, "\t").map_err(io)?;
+                for i in 1..=r.level as usize {
                     write!(out, "{:08X} ", db.slot(&r, i)?).map_err(io)?;
                     if i % 8 == 0 {
-                        writeln!(out).map_err(io)?;
+                        write!(out, "\n\t").map_err(io)?;
                     }
                 }
-                if level % 8 != 0 {
-                    writeln!(out).map_err(io)?;
-                }
+                writeln!(out).map_err(io)?;
             }
         }
         off += r.len();
