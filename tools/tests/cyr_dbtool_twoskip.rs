@@ -137,7 +137,11 @@ fn a_file_we_write_is_read_alike_by_debian() {
         &[db.as_os_str(), a("twoskip"), a("dump")],
         b"",
     );
-    assert!(d1 == d2, "dump output differs");
+    if d1 != d2 {
+        std::fs::write("/tmp/cyr_dbtool_dump.ours", &d1).unwrap();
+        std::fs::write("/tmp/cyr_dbtool_dump.theirs", &d2).unwrap();
+        panic!("dump output differs: see /tmp/cyr_dbtool_dump.{{ours,theirs}}");
+    }
 }
 
 #[test]

@@ -47,7 +47,13 @@ pub(super) fn dump(db: &mut Twoskip, out: &mut dyn Write, _detail: u32) -> Resul
                     r.keylen, r.vallen, r.level
                 )
                 .map_err(io)?;
-                out.write_all(db.key(&r)?).map_err(io)?;
+                // Cyrus prints a NUL in a key as '-' and every other byte as it is.
+                let shown: Vec<u8> = db
+                    .key(&r)?
+                    .iter()
+                    .map(|&b| if b == 0 { b'-' } else { b })
+                    .collect();
+                out.write_all(&shown).map_err(io)?;
                 writeln!(out, ")\n\t{:08X} ", db.slot(&r, 0)?).map_err(io)?;
                 // Cyrus breaks the line after every eighth slot and always ends with one,
                 // so a level that is a multiple of 8 leaves a line holding only a TAB.
