@@ -177,7 +177,8 @@ mod tests {
         assert_eq!(out(b"nil"), b"\"nil\"");
         assert_eq!(out(b"a\"b"), b"{3}\r\na\"b");
         assert_eq!(out(b"\x01\n"), b"{2}\r\n\x01\n");
-        assert_eq!(out(&[b'x'; 1025]).len(), 1025 + 8);
+        assert_eq!(out(&[b' '; 1025]).len(), 1025 + 8);
+        assert_eq!(out(&[b' '; 1024]).len(), 1024 + 2);
     }
 
     #[test]

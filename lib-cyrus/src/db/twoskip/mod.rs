@@ -273,7 +273,7 @@ impl Twoskip {
 
     /// Decodes the record head at `off`.
     fn rec(&self, off: u64) -> Result<Rec> {
-        if off < format::DUMMY_OFFSET || off % 8 != 0 || off >= self.end() {
+        if off < format::DUMMY_OFFSET || !off.is_multiple_of(8) || off >= self.end() {
             return Err(self.corrupt(format!("bad record offset {off:#x}")));
         }
         Rec::decode(self.bytes_from(off)?, off, !self.flags.nocrc).map_err(|e| {
@@ -367,10 +367,7 @@ impl Twoskip {
         // The record compared last and how it compared: levels often stop at the same one.
         let mut seen: (u64, std::cmp::Ordering) = (0, std::cmp::Ordering::Less);
         for level in (0..LEVELS).rev() {
-            loop {
-                let Some(n) = self.next(&cur, level)? else {
-                    break;
-                };
+            while let Some(n) = self.next(&cur, level)? {
                 let ord = if n.offset == seen.0 {
                     seen.1
                 } else {
@@ -790,7 +787,7 @@ impl Twoskip {
                 break;
             }
             visited += 1;
-            if !in_txn && visited % FOREACH_RELOCK == 0 {
+            if !in_txn && visited.is_multiple_of(FOREACH_RELOCK) {
                 let last = key.to_vec();
                 if self.relock_moved()? {
                     cur = self.seek(&last)?;

@@ -43,8 +43,8 @@ pub(super) fn repack(db: &mut Twoskip) -> Result<()> {
         let level = levels[i] as usize;
         let mut p = vec![0u64; level + 1];
         p[0] = next_at[0];
-        for lvl in 1..level {
-            p[lvl + 1] = next_at[lvl];
+        if level > 1 {
+            p[2..=level].copy_from_slice(&next_at[1..level]);
         }
         for slot in next_at.iter_mut().take(level) {
             *slot = offsets[i];
@@ -56,9 +56,7 @@ pub(super) fn repack(db: &mut Twoskip) -> Result<()> {
     buf.extend_from_slice(&[0u8; format::HEADER_SIZE as usize]);
     let mut dummy_ptrs = [0u64; LEVELS + 1];
     dummy_ptrs[0] = next_at[0];
-    for lvl in 1..LEVELS {
-        dummy_ptrs[lvl + 1] = next_at[lvl];
-    }
+    dummy_ptrs[2..=LEVELS].copy_from_slice(&next_at[1..LEVELS]);
     format::encode_record(&mut buf, rtype::DUMMY, &dummy_ptrs, b"", b"");
     for (i, r) in recs.iter().enumerate() {
         while (buf.len() as u64) < offsets[i] {
