@@ -158,7 +158,10 @@ fn sigkill_at_every_write_point_keeps_exactly_the_committed_transactions() {
         }
         points += 1;
         // Every few points, Debian's Cyrus must recover the crashed file to the same state.
-        let debian_view = at.is_multiple_of(5).then(|| debian_show(&dir, &p)).flatten();
+        let debian_view = at
+            .is_multiple_of(5)
+            .then(|| debian_show(&dir, &p))
+            .flatten();
         let mut db = Twoskip::open(&p, OpenFlags::default())
             .unwrap_or_else(|e| panic!("crash point {at}: reopen failed: {e}"));
         let got = contents(&mut db);
