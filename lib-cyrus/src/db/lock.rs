@@ -71,21 +71,88 @@ pub fn unlock(file: &File) -> io::Result<()> {
     fcntl_lock(file, libc::F_UNLCK as libc::c_short, false)
 }
 
+/// What [`lock_reopen`] found once the lock was held.
+pub struct Locked {
+    /// Whether the path named a new file, which was opened in place of the old one.
+    pub reopened: bool,
+    /// The locked file's length, read under the lock.
+    pub len: u64,
+}
+
+/// `stat(2)` of `path`: its identity and length. Plain `stat` rather than the `statx` that
+/// `std::fs::metadata` uses, because lock-per-operation readers call it on every operation.
+pub fn stat(path: &Path) -> io::Result<(FileId, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `st` is plain old data that stat(2) fills in; `c` is a NUL-terminated string
+    // that outlives the call.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: see above.
+    if unsafe { libc::stat(c.as_ptr(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        },
+        st.st_size as u64,
+    ))
+}
+
+/// The identity of a file: device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The identity recorded in `meta`.
+    pub fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
 /// Locks `file` and makes sure it is still the file at `path`: if a `rename` replaced it
-/// meanwhile, `reopen` is called to open the new one and the lock is taken again. Returns
-/// whether the file was reopened.
+/// meanwhile, `reopen` is called to open the new one and the lock is taken again.
 pub fn lock_reopen(
     file: &mut File,
     path: &Path,
     kind: LockKind,
     reopen: impl Fn(&Path) -> io::Result<File>,
-) -> io::Result<bool> {
+) -> io::Result<Locked> {
+    lock_reopen_known(file, &mut None, path, kind, reopen)
+}
+
+/// [`lock_reopen`] for a caller that remembers its file's identity in `known` (filled in
+/// here when `None`, updated on reopen): then one `stat` of the path is all the check costs.
+pub fn lock_reopen_known(
+    file: &mut File,
+    known: &mut Option<FileId>,
+    path: &Path,
+    kind: LockKind,
+    reopen: impl Fn(&Path) -> io::Result<File>,
+) -> io::Result<Locked> {
     let mut reopened = false;
     loop {
         lock(file, kind)?;
-        let held = file.metadata()?;
-        match std::fs::metadata(path) {
-            Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => return Ok(reopened),
+        let held = match *known {
+            Some(id) => id,
+            None => {
+                let id = FileId::of(&file.metadata()?);
+                *known = Some(id);
+                id
+            }
+        };
+        match stat(path) {
+            Ok((id, len)) if id == held => return Ok(Locked { reopened, len }),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {
@@ -95,6 +162,7 @@ pub fn lock_reopen(
         }
         let _ = unlock(file);
         *file = reopen(path)?;
+        *known = None;
         reopened = true;
     }
 }
@@ -121,8 +189,9 @@ mod tests {
         let mut f = File::open(&p).unwrap();
         std::fs::write(dir.join("g"), b"new").unwrap();
         std::fs::rename(dir.join("g"), &p).unwrap();
-        let reopened = lock_reopen(&mut f, &p, LockKind::Shared, |p| File::open(p)).unwrap();
-        assert!(reopened);
+        let locked = lock_reopen(&mut f, &p, LockKind::Shared, |p| File::open(p)).unwrap();
+        assert!(locked.reopened);
+        assert_eq!(locked.len, 3);
         let mut s = String::new();
         std::io::Read::read_to_string(&mut f, &mut s).unwrap();
         assert_eq!(s, "new");

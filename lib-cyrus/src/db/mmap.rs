@@ -54,6 +54,7 @@ impl Map {
     }
 
     /// The mapped bytes.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
         if self.len == 0 {
             return &[];

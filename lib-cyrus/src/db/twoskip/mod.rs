@@ -23,6 +23,7 @@ use super::lock::{self, LockKind};
 use super::mmap::Map;
 use super::{Database, ForeachFn, OpenFlags, Walk};
 use crate::error::{Error, Result};
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -74,6 +75,13 @@ pub struct Twoskip {
     held: Held,
     txn: Option<Txn>,
     rng: u64,
+    /// Identity of `file`, so that locking costs one `stat` of the path.
+    file_id: Option<lock::FileId>,
+    /// Committed records whose head CRC has been checked, one bit per 8-byte word; it holds
+    /// for one file and generation (`verified_for`), whose committed bytes only ever change
+    /// by rewrites that keep their CRCs valid.
+    verified: Vec<Cell<u64>>,
+    verified_for: Option<(lock::FileId, u64)>,
 }
 
 impl Twoskip {
@@ -102,6 +110,9 @@ impl Twoskip {
             held: Held::None,
             txn: None,
             rng: seed | 1,
+            file_id: None,
+            verified: Vec::new(),
+            verified_for: None,
         };
         let size = db.file_size()?;
         if size == 0 {
@@ -144,19 +155,22 @@ impl Twoskip {
 
     // ----- locking and the map -----
 
-    fn lock(&mut self, kind: LockKind) -> Result<()> {
+    /// Takes the lock; returns the file's length as seen under it.
+    fn lock(&mut self, kind: LockKind) -> Result<u64> {
         let create = self.flags.create;
-        let reopened =
-            lock::lock_reopen(&mut self.file, &self.path, kind, |p| open_file(p, create))
-                .map_err(|e| Error::io(&self.path, e))?;
-        if reopened {
+        let locked =
+            lock::lock_reopen_known(&mut self.file, &mut self.file_id, &self.path, kind, |p| {
+                open_file(p, create)
+            })
+            .map_err(|e| Error::io(&self.path, e))?;
+        if locked.reopened {
             self.map = Map::empty();
         }
         self.held = match kind {
             LockKind::Shared => Held::Shared,
             LockKind::Exclusive => Held::Exclusive,
         };
-        Ok(())
+        Ok(locked.len)
     }
 
     fn unlock(&mut self) {
@@ -178,6 +192,11 @@ impl Twoskip {
     /// Maps the whole file if its length changed, then decodes the header from the map.
     fn refresh(&mut self) -> Result<u64> {
         let size = self.file_size()?;
+        self.refresh_to(size)
+    }
+
+    /// [`Self::refresh`] for a file known to be `size` bytes long.
+    fn refresh_to(&mut self, size: u64) -> Result<u64> {
         if size as usize != self.map.len() {
             self.map = Map::new(&self.file, size as usize).map_err(|e| Error::io(&self.path, e))?;
         }
@@ -193,14 +212,38 @@ impl Twoskip {
         if self.header.current_size < format::EMPTY_SIZE || self.header.current_size > size {
             return Err(Error::corrupt(&self.path, "header size beyond the file"));
         }
+        let epoch = self.file_id.map(|id| (id, self.header.generation));
+        if epoch.is_none() || epoch != self.verified_for {
+            self.verified.clear();
+            self.verified_for = epoch;
+        }
+        let words = (self.header.current_size / 512 + 1) as usize;
+        if self.verified.len() < words {
+            self.verified.resize_with(words, || Cell::new(0));
+        }
         Ok(size)
+    }
+
+    /// Whether the head CRC of the committed record at `off` was checked in this epoch.
+    fn is_verified(&self, off: u64) -> bool {
+        let bit = off / 8;
+        self.verified
+            .get((bit / 64) as usize)
+            .is_some_and(|w| w.get() & (1 << (bit % 64)) != 0)
+    }
+
+    fn set_verified(&self, off: u64) {
+        let bit = off / 8;
+        if let Some(w) = self.verified.get((bit / 64) as usize) {
+            w.set(w.get() | (1 << (bit % 64)));
+        }
     }
 
     /// Takes the read lock with a clean, current header; recovers first if needed.
     fn read_lock(&mut self) -> Result<()> {
         loop {
-            self.lock(LockKind::Shared)?;
-            let size = match self.refresh() {
+            let size = self.lock(LockKind::Shared)?;
+            let size = match self.refresh_to(size) {
                 Ok(s) => s,
                 Err(e) => {
                     self.unlock();
@@ -218,8 +261,8 @@ impl Twoskip {
 
     /// Takes the write lock with a clean, current header; recovers first if needed.
     fn write_lock(&mut self) -> Result<()> {
-        self.lock(LockKind::Exclusive)?;
-        let r = self.refresh().and_then(|size| {
+        let size = self.lock(LockKind::Exclusive)?;
+        let r = self.refresh_to(size).and_then(|size| {
             if self.header.dirty() || size != self.header.current_size {
                 recovery::recover(self)
             } else {
@@ -243,30 +286,41 @@ impl Twoskip {
     }
 
     /// The bytes from `off` to the end of whatever region holds it.
-    fn bytes_from(&self, off: u64) -> Result<&[u8]> {
+    #[inline(always)]
+    fn raw_from(&self, off: u64) -> Option<&[u8]> {
         if let Some(t) = &self.txn {
             if off >= t.base {
-                let s = (off - t.base) as usize;
-                return t
-                    .tail
-                    .get(s..)
-                    .ok_or_else(|| self.corrupt(format!("offset {off:#x} past the end")));
+                return t.tail.get((off - t.base) as usize..);
             }
         }
-        self.map
-            .bytes()
-            .get(off as usize..)
-            .ok_or_else(|| self.corrupt(format!("offset {off:#x} past the end")))
+        self.map.bytes().get(off as usize..)
+    }
+
+    /// The `len` bytes at `off`.
+    #[inline(always)]
+    fn raw(&self, off: u64, len: usize) -> Option<&[u8]> {
+        self.raw_from(off)?.get(..len)
+    }
+
+    /// The bytes from `off` to the end of whatever region holds it.
+    fn bytes_from(&self, off: u64) -> Result<&[u8]> {
+        self.raw_from(off).ok_or_else(|| self.past_end(off))
     }
 
     /// The bytes of `range`.
+    #[inline]
     fn bytes(&self, range: std::ops::Range<u64>) -> Result<&[u8]> {
         let len = (range.end - range.start) as usize;
-        self.bytes_from(range.start)?
-            .get(..len)
-            .ok_or_else(|| self.corrupt(format!("data at {:#x} runs past the end", range.start)))
+        self.raw(range.start, len)
+            .ok_or_else(|| self.past_end(range.start))
     }
 
+    #[cold]
+    fn past_end(&self, off: u64) -> Error {
+        self.corrupt(format!("data at {off:#x} runs past the end of the file"))
+    }
+
+    #[cold]
     fn corrupt(&self, what: impl Into<String>) -> Error {
         Error::corrupt(&self.path, what)
     }
@@ -276,20 +330,29 @@ impl Twoskip {
         if off < format::DUMMY_OFFSET || !off.is_multiple_of(8) || off >= self.end() {
             return Err(self.corrupt(format!("bad record offset {off:#x}")));
         }
-        Rec::decode(self.bytes_from(off)?, off, !self.flags.nocrc).map_err(|e| {
+        let committed = off < self.header.current_size && self.verified_for.is_some();
+        let check = !(self.flags.nocrc || committed && self.is_verified(off));
+        let r = Rec::decode(self.bytes_from(off)?, off, check).map_err(|e| {
             self.corrupt(match e {
                 RecError::Truncated => format!("record at {off:#x} truncated"),
                 RecError::Malformed => format!("malformed record at {off:#x}"),
                 RecError::HeadCrc => format!("record head checksum mismatch at {off:#x}"),
             })
-        })
+        })?;
+        if check && committed {
+            self.set_verified(off);
+        }
+        Ok(r)
     }
 
     /// Pointer slot `slot` of `r`.
+    #[inline]
     fn slot(&self, r: &Rec, slot: usize) -> Result<u64> {
         let at = r.offset + r.slot_pos(slot);
-        let b = self.bytes(at..at + 8)?;
-        Ok(format::be64(b, 0))
+        match self.raw(at, 8) {
+            Some(b) => Ok(format::be64(b, 0)),
+            None => Err(self.past_end(at)),
+        }
     }
 
     fn key(&self, r: &Rec) -> Result<&[u8]> {
@@ -328,6 +391,11 @@ impl Twoskip {
         } else {
             self.slot(r, level + 1)?
         };
+        self.follow(off, level)
+    }
+
+    /// The record a level-`level` pointer `off` leads to, through a DELETE marker on level 0.
+    fn follow(&self, off: u64, level: usize) -> Result<Option<Rec>> {
         if off == 0 {
             return Ok(None);
         }
@@ -364,16 +432,29 @@ impl Twoskip {
             found: None,
         };
         let mut cur = self.dummy()?;
-        // The record compared last and how it compared: levels often stop at the same one.
-        let mut seen: (u64, std::cmp::Ordering) = (0, std::cmp::Ordering::Less);
+        // The record compared last and how it compared: a descent stops at the same record
+        // on many levels, and decoding it (with its CRC) once is enough.
+        let mut seen: Option<(Rec, std::cmp::Ordering)> = None;
         for level in (0..LEVELS).rev() {
-            while let Some(n) = self.next(&cur, level)? {
-                let ord = if n.offset == seen.0 {
-                    seen.1
+            loop {
+                let raw = if level == 0 {
+                    self.next0_raw(&cur)?
                 } else {
-                    let o = (self.cmp)(self.key(&n)?, key);
-                    seen = (n.offset, o);
-                    o
+                    self.slot(&cur, level + 1)?
+                };
+                if raw == 0 {
+                    break;
+                }
+                let (n, ord) = match seen {
+                    Some((r, o)) if r.offset == raw => (r, o),
+                    _ => {
+                        let Some(n) = self.follow(raw, level)? else {
+                            break;
+                        };
+                        let o = (self.cmp)(self.key(&n)?, key);
+                        seen = Some((n, o));
+                        (n, o)
+                    }
                 };
                 match ord {
                     std::cmp::Ordering::Less => cur = n,

@@ -102,6 +102,7 @@ pub(super) fn repack(db: &mut Twoskip) -> Result<()> {
     // the rename and reopen.
     db.map = Map::empty();
     db.file = open_file(&db.path, false).map_err(|e| Error::io(&db.path, e))?;
+    db.file_id = None;
     db.held = super::Held::None;
     db.refresh()?;
     Ok(())
