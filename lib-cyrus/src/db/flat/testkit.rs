@@ -152,3 +152,20 @@ pub fn reference() -> Option<PathBuf> {
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/cyrus-3.6"));
     candidates.into_iter().find(|p| p.join("golden").is_dir())
 }
+
+/// Copies the tree at `from` into `to` (files and directories only), made writable.
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    fs::set_permissions(to, fs::Permissions::from_mode(0o777)).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let ty = entry.file_type().unwrap();
+        let dst = to.join(entry.file_name());
+        if ty.is_dir() {
+            copy_tree(&entry.path(), &dst);
+        } else if ty.is_file() {
+            fs::copy(entry.path(), &dst).unwrap();
+            fs::set_permissions(&dst, fs::Permissions::from_mode(0o666)).unwrap();
+        }
+    }
+}
