@@ -63,13 +63,13 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
-/// Makes everything under `dir` belong to `cyrus`, so that Debian's tool can open it for
-/// writing as Cyrus does.
+/// Makes everything under `dir` belong to `cyrus` (when we are root and there is such a
+/// user), so that Debian's tool can open it for writing as Cyrus does.
 pub fn give_to_cyrus(dir: &Path) {
     let euid = fs::metadata("/proc/self")
         .map(|m| m.uid())
         .unwrap_or(u32::MAX);
-    if euid == 0 {
+    if euid == 0 && cyrus_ids().is_some() {
         let st = Command::new("chown")
             .arg("-R")
             .arg("cyrus")
