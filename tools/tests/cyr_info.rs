@@ -9,6 +9,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const DEBIAN: &str = "/usr/lib/cyrus/bin/cyr_info";
 const OURS: &str = env!("CARGO_BIN_EXE_cyr_info");
@@ -19,7 +20,10 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("cyr_info-{tag}-{}", std::process::id()));
+        // Tests run in parallel threads of one process, so the pid alone is not unique.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("cyr_info-{tag}-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("conf")).expect("create scratch dir");
         for d in [dir.as_path(), &dir.join("conf")] {
@@ -259,9 +263,24 @@ fn matches_debian_cyr_info() {
     let master = s.write("cyrus.conf", CYRUS_CONF);
     let (c, m) = (conf.to_string_lossy(), master.to_string_lossy());
     compare(&s, "reference", &["-C", &c, "-M", &m], &COMMANDS);
-    compare(&s, "reference -n imap", &["-C", &c, "-M", &m, "-n", "imap"], &COMMANDS);
-    compare(&s, "reference -s 3.4", &["-C", &c, "-M", &m, "-s", "3.4"], &COMMANDS);
-    compare(&s, "reference -s 0", &["-s", "cyrus-imapd-2.5.0", "-C", &c, "-M", &m], &COMMANDS);
+    compare(
+        &s,
+        "reference -n imap",
+        &["-C", &c, "-M", &m, "-n", "imap"],
+        &COMMANDS,
+    );
+    compare(
+        &s,
+        "reference -s 3.4",
+        &["-C", &c, "-M", &m, "-s", "3.4"],
+        &COMMANDS,
+    );
+    compare(
+        &s,
+        "reference -s 0",
+        &["-s", "cyrus-imapd-2.5.0", "-C", &c, "-M", &m],
+        &COMMANDS,
+    );
     drop(s);
 
     // 2. Every kind of value.
@@ -270,7 +289,12 @@ fn matches_debian_cyr_info() {
     let master = s.write("cyrus.conf", CYRUS_CONF);
     let (c, m) = (conf.to_string_lossy(), master.to_string_lossy());
     compare(&s, "types", &["-C", &c, "-M", &m], &COMMANDS);
-    compare(&s, "types -n imap", &["-C", &c, "-M", &m, "-n", "imap"], &COMMANDS);
+    compare(
+        &s,
+        "types -n imap",
+        &["-C", &c, "-M", &m, "-n", "imap"],
+        &COMMANDS,
+    );
     drop(s);
 
     // 3. Deprecated names, with and without their replacements.
@@ -287,23 +311,44 @@ fn matches_debian_cyr_info() {
     let master = s.write("cyrus.conf", CYRUS_CONF);
     let (c, m) = (conf.to_string_lossy(), master.to_string_lossy());
     for svc in ["imap", "pop3", "lmtpunix", "IMAP", "cyr_info"] {
-        compare(&s, &format!("service {svc}"), &["-C", &c, "-M", &m, "-n", svc], &COMMANDS);
+        compare(
+            &s,
+            &format!("service {svc}"),
+            &["-C", &c, "-M", &m, "-n", svc],
+            &COMMANDS,
+        );
     }
     compare(&s, "service default", &["-C", &c, "-M", &m], &COMMANDS);
     drop(s);
 
     // 5. @include, and an empty configuration.
     let s = Scratch::new("include");
-    let inc = s.write("extra.conf", "admins: included\npartition-x: @INSTANCE@/x\n");
+    let inc = s.write(
+        "extra.conf",
+        "admins: included\npartition-x: @INSTANCE@/x\n",
+    );
     let conf = s.write(
         "imapd.conf",
-        &format!("configdirectory: @INSTANCE@/conf\n@include: {}\n", inc.to_string_lossy()),
+        &format!(
+            "configdirectory: @INSTANCE@/conf\n@include: {}\n",
+            inc.to_string_lossy()
+        ),
     );
     let empty = s.write("empty.conf", "configdirectory: @INSTANCE@/conf\n");
     let master = s.write("cyrus.conf", CYRUS_CONF);
     let m = master.to_string_lossy();
-    compare(&s, "include", &["-C", &conf.to_string_lossy(), "-M", &m], &COMMANDS);
-    compare(&s, "empty", &["-C", &empty.to_string_lossy(), "-M", &m], &COMMANDS);
+    compare(
+        &s,
+        "include",
+        &["-C", &conf.to_string_lossy(), "-M", &m],
+        &COMMANDS,
+    );
+    compare(
+        &s,
+        "empty",
+        &["-C", &empty.to_string_lossy(), "-M", &m],
+        &COMMANDS,
+    );
     drop(s);
 }
 
@@ -333,12 +378,23 @@ fn bad_configurations_fail_like_debian() {
     for (i, text) in cases.iter().enumerate() {
         let conf = s.write(&format!("bad{i}.conf"), text);
         let c = conf.to_string_lossy().into_owned();
-        compare(&s, &format!("bad case {i}: {text:?}"), &["-C", &c, "-M", &m], &["conf"]);
+        compare(
+            &s,
+            &format!("bad case {i}: {text:?}"),
+            &["-C", &c, "-M", &m],
+            &["conf"],
+        );
     }
     // A broken cyrus.conf fails conf-lint in both.
     let conf = s.write("good.conf", "configdirectory: @INSTANCE@/conf\n");
     let broken = s.write("broken.conf", "SERVICES {\n foo-x cmd=\"x\"\n}\n");
-    let args = ["-C", &*conf.to_string_lossy(), "-M", &*broken.to_string_lossy()].map(String::from);
+    let args = [
+        "-C",
+        &*conf.to_string_lossy(),
+        "-M",
+        &*broken.to_string_lossy(),
+    ]
+    .map(String::from);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     compare(&s, "broken cyrus.conf", &args, &["conf-lint"]);
 }

@@ -65,7 +65,7 @@ impl RawEntry {
     pub fn argv(&self) -> Vec<String> {
         self.get("cmd")
             .unwrap_or("")
-            .split(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+            .split([' ', '\t', '\r', '\n'])
             .filter(|w| !w.is_empty())
             .map(str::to_string)
             .collect()
@@ -400,7 +400,7 @@ impl MasterConf {
             let mut period_minutes = e.int("period", 0);
             let at = e.int("at", -1);
             let at = (at >= 0 && at / 100 <= 23 && at % 100 <= 59)
-                .then(|| ((at / 100) as u8, (at % 100) as u8));
+                .then_some(((at / 100) as u8, (at % 100) as u8));
             if at.is_some() {
                 period_minutes = 24 * 60;
             }

@@ -12,7 +12,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cyrus::config::{self, cyrus_conf, Config, Kind, MasterConf, Value, OPTIONS};
+use cyrus::config::{self, cyrus_conf, Config, Kind, MasterConf, Value};
 
 /// Exit status for a configuration that cannot be used (`EX_CONFIG`).
 const EX_CONFIG: u8 = 78;
@@ -212,7 +212,10 @@ fn do_lint(out: &mut impl Write, c: &Config, services: &[String]) -> io::Result<
             continue;
         }
         for svc in services {
-            if let Some(rest) = key.strip_prefix(svc.as_str()).and_then(|r| r.strip_prefix('_')) {
+            if let Some(rest) = key
+                .strip_prefix(svc.as_str())
+                .and_then(|r| r.strip_prefix('_'))
+            {
                 // (Cyrus 3.6 does not accept `<service>_sasl_*` here, so neither do we.)
                 if known_regular_key(rest) || known_overflow_key(c, rest) {
                     continue 'keys;
@@ -339,8 +342,12 @@ mod tests {
 
     #[test]
     fn every_option_has_a_since_version() {
-        for o in OPTIONS {
-            assert!(o.since_packed() >= parse_since("2.3.17").unwrap_or(0), "{}", o.name);
+        for o in cyrus::config::OPTIONS {
+            assert!(
+                o.since_packed() >= parse_since("2.3.17").unwrap_or(0),
+                "{}",
+                o.name
+            );
         }
     }
 }
