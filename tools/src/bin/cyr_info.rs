@@ -344,7 +344,11 @@ mod tests {
     fn every_option_has_a_since_version() {
         // Debian's build dates two added options "255.255.255", so -s always marks them.
         for o in cyrus::config::OPTIONS {
-            assert!(parse_since(o.since).is_some_and(|v| v == o.since_packed()), "{}", o.name);
+            assert!(
+                parse_since(o.since).is_some_and(|v| v == o.since_packed()),
+                "{}",
+                o.name
+            );
         }
     }
 }
