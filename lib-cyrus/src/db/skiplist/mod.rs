@@ -623,6 +623,7 @@ impl Skiplist {
         let mut name = self.path.clone().into_os_string();
         name.push(".NEW");
         let tmp = PathBuf::from(name);
+        let old = self.file.metadata();
         let written = (|| -> io::Result<File> {
             let f = OpenOptions::new()
                 .read(true)
@@ -631,6 +632,13 @@ impl Skiplist {
                 .truncate(true)
                 .mode(0o644)
                 .open(&tmp)?;
+            // Keep the old file's mode and (when allowed) owner, so that whoever could
+            // write it still can: root repacking the cyrus user's file must not lock Cyrus
+            // out of it.
+            if let Ok(m) = &old {
+                f.set_permissions(m.permissions())?;
+                let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+            }
             lock::lock(&f, LockKind::Exclusive)?;
             f.write_all_at(&image, 0)?;
             f.sync_data()?;
