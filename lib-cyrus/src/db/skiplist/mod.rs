@@ -2,7 +2,7 @@
 //! `lib/cyrusdb_skiplist.c` (3.6 still keeps per-user conversations.db in it).
 //!
 //! The file is one skip list whose pointers writers patch in place; new records go to a log at
-//! the end of the file, and a transaction ends with a COMMIT record (see [`format`] for the
+//! the end of the file, and a transaction ends with a COMMIT record (`format.rs` describes the
 //! bytes). A handle keeps a copy of the whole file in memory, refreshed under the fcntl lock
 //! whenever the file's inode, size, mtime or header changed, and walks the on-disk pointers in
 //! that copy exactly as Cyrus walks its mmap. Writes go to the file and the copy together and
@@ -13,9 +13,11 @@
 //! it is recovered: the checkpointed records plus every committed log transaction are replayed
 //! and the result is written as a checkpoint (a fresh file of INORDER records, renamed over
 //! the old one), which is what Cyrus does with its default `skiplist_always_checkpoint`.
-//! Cyrus decides when to recover by a boot-time stamp file (`db/skipstamp`) that a backend
-//! opened by path cannot see, so this backend decides by the file's own state instead: every
-//! open, read or transaction that finds an unfinished log recovers it first.
+//! Cyrus decides when to recover by comparing the file's last-recovery time with the stamp
+//! `ctl_cyrusdb -r` leaves in `<configdirectory>/db/skipstamp`, which a backend opened by path
+//! cannot see; this backend decides by the file's own state instead: every open, read or
+//! transaction that finds an unfinished log recovers it first. A commit also checkpoints once
+//! the log outgrows twice the checkpointed part plus 16834 bytes, unless `nocompact`.
 //!
 //! Keys are ordered by signed bytes (Cyrus's `compare_signed`), or with `mboxsort` by the
 //! mailbox order of [`super::compare::mailbox`].
