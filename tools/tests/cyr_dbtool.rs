@@ -1,4 +1,4 @@
-//! cyr_dbtool on twoskip files, against Debian's Cyrus 3.6 and the reference spool: files
+//! cyr_dbtool against Debian's Cyrus 3.6 and the reference spool: files
 //! each side writes are shown byte for byte alike by the other, and pass its consistency check.
 
 mod common;
@@ -269,6 +269,56 @@ fn reference_spool_databases_show_as_golden() {
             "{db}"
         );
     }
+}
+
+#[test]
+fn reference_spool_databases_of_other_backends_show_as_golden() {
+    let r = reference();
+    let s = Scratch::new("golden-other");
+    for user in [
+        "h/x/hx0n4cd8d31fl37m97f64ehd",
+        "z/x/zxy8prvqo1qsmh2s1pkthgjb",
+    ] {
+        for (db, backend) in [("sub.db", "flat"), ("conversations.db", "skiplist")] {
+            let copy = s.path(&format!("{}-{db}", user.replace('/', "_")));
+            std::fs::copy(r.join("spool/config/user/uuid").join(user).join(db), &copy).unwrap();
+            let golden = format!("user__uuid__{}__{db}.dump", user.replace('/', "__"));
+            let want = std::fs::read(r.join("golden/cyr_dbtool").join(&golden)).unwrap();
+            let got = run_ok(
+                ours(),
+                &s.conf,
+                &[copy.as_os_str(), a(backend), a("show")],
+                b"",
+            );
+            assert!(got == want, "{golden}: show differs from the golden dump");
+        }
+    }
+    // quotalegacy: the database names the config directory's quota tree
+    let conf = s.path("config");
+    std::fs::create_dir_all(conf.join("quota/a")).unwrap();
+    std::fs::copy(
+        r.join("spool/config/quota/a/user.alice"),
+        conf.join("quota/a/user.alice"),
+    )
+    .unwrap();
+    let golden =
+        std::fs::read_to_string(r.join("golden/cyr_dbtool/quota.quotalegacy.dump.txt")).unwrap();
+    let want: String = golden
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let got = run_ok(
+        ours(),
+        &s.conf,
+        &[
+            conf.join("quotas.db").as_os_str(),
+            a("quotalegacy"),
+            a("show"),
+        ],
+        b"",
+    );
+    assert_eq!(String::from_utf8(got).unwrap(), want);
 }
 
 #[test]
