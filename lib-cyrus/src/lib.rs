@@ -7,6 +7,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod process;
 pub mod prot;
 
 pub use error::{Error, Result};

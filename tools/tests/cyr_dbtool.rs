@@ -249,7 +249,7 @@ fn reference_spool_databases_show_as_golden() {
         ),
     ] {
         let copy = s.path(&db.replace('/', "_"));
-        std::fs::copy(r.join("spool/config").join(db), &copy).unwrap();
+        copy_in(&r.join("spool/config").join(db), &copy);
         let want = std::fs::read(r.join("golden/cyr_dbtool").join(golden)).unwrap();
         let got = run_ok(
             ours(),
@@ -281,7 +281,7 @@ fn reference_spool_databases_of_other_backends_show_as_golden() {
     ] {
         for (db, backend) in [("sub.db", "flat"), ("conversations.db", "skiplist")] {
             let copy = s.path(&format!("{}-{db}", user.replace('/', "_")));
-            std::fs::copy(r.join("spool/config/user/uuid").join(user).join(db), &copy).unwrap();
+            copy_in(&r.join("spool/config/user/uuid").join(user).join(db), &copy);
             let golden = format!("user__uuid__{}__{db}.dump", user.replace('/', "__"));
             let want = std::fs::read(r.join("golden/cyr_dbtool").join(&golden)).unwrap();
             let got = run_ok(
@@ -296,11 +296,10 @@ fn reference_spool_databases_of_other_backends_show_as_golden() {
     // quotalegacy: the database names the config directory's quota tree
     let conf = s.path("config");
     std::fs::create_dir_all(conf.join("quota/a")).unwrap();
-    std::fs::copy(
-        r.join("spool/config/quota/a/user.alice"),
-        conf.join("quota/a/user.alice"),
-    )
-    .unwrap();
+    copy_in(
+        &r.join("spool/config/quota/a/user.alice"),
+        &conf.join("quota/a/user.alice"),
+    );
     let golden =
         std::fs::read_to_string(r.join("golden/cyr_dbtool/quota.quotalegacy.dump.txt")).unwrap();
     let want: String = golden
@@ -360,6 +359,26 @@ fn errors_and_exit_codes_match_cyrus() {
         (out.status.code(), out.stdout),
         (Some(0), b"Unknown action frobnicate\n".to_vec())
     );
+    // Like Cyrus's tools, ours leave root for the cyrus user and take imapd.conf's umask.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&db).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600, "umask 077 is the default");
+        let id = std::process::Command::new("id")
+            .args(["-u", "cyrus"])
+            .output()
+            .unwrap();
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout
+            == b"0\n";
+        if root && id.status.success() {
+            let cyrus: u32 = String::from_utf8_lossy(&id.stdout).trim().parse().unwrap();
+            assert_eq!(meta.uid(), cyrus, "files created as root belong to cyrus");
+        }
+    }
     // keys and values from stdin; a missing key prints an empty line
     run_ok(
         ours(),

@@ -9,11 +9,11 @@ use cyrus::db::{self, Backend, Database, OpenFlags, Walk};
 use cyrus::prot::astring::{self, ReadError};
 use std::io::{self, BufRead, BufWriter, Write};
 use std::process::exit;
+use tools::fatal;
 
 /// Exit statuses from sysexits.h, as Cyrus uses them.
 const EX_TEMPFAIL: i32 = 75;
 const EX_OSERR: i32 = 71;
-const EX_CONFIG: i32 = 78;
 const EX_SOFTWARE: i32 = 70;
 
 /// Upper bound on one key or value read in batch mode.
@@ -40,11 +40,6 @@ fn usage(prog: &str) -> ! {
     exit(-1);
 }
 
-fn fatal(msg: &str, code: i32) -> ! {
-    eprintln!("fatal error: {msg}");
-    exit(code);
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().cloned().unwrap_or_else(|| "cyr_dbtool".into());
@@ -62,6 +57,7 @@ fn main() {
             usage(&prog);
         }
     };
+    let _config = tools::init(m.opt_str("C").as_deref(), "cyr_dbtool");
     if m.free.len() < 3 {
         usage(&prog);
     }
@@ -78,7 +74,7 @@ fn main() {
     let Some(backend) = Backend::from_name(&m.free[1]) else {
         fatal(
             &format!("cyrusdb backend {} not supported", m.free[1]),
-            EX_CONFIG,
+            tools::EX_CONFIG,
         );
     };
     let action = m.free[2].as_str();

@@ -69,8 +69,25 @@ impl Drop for Scratch {
     }
 }
 
-/// Runs `bin -C conf args...` with `stdin`, and returns its output.
+/// Hands `dir` and everything in it to the `cyrus` user, which our tools and Debian's become
+/// when run as root (a no-op for other users, or where there is no such user).
+pub fn give_to_cyrus(dir: &Path) {
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg("cyrus")
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status();
+    let _ = Command::new("chmod").arg("0755").arg(dir).status();
+}
+
+/// Runs `bin -C conf args...` with `stdin`, and returns its output. The scratch directory
+/// holding `conf` is handed to the `cyrus` user first, since both implementations switch to
+/// it when run as root.
 pub fn run(bin: &Path, conf: &Path, args: &[&std::ffi::OsStr], stdin: &[u8]) -> Output {
+    if let Some(dir) = conf.parent() {
+        give_to_cyrus(dir);
+    }
     let mut child = Command::new(bin)
         .arg("-C")
         .arg(conf)
@@ -107,4 +124,12 @@ pub fn run_ok(bin: &Path, conf: &Path, args: &[&std::ffi::OsStr], stdin: &[u8]) 
 /// `s` as an OsStr argument.
 pub fn a(s: &str) -> &std::ffi::OsStr {
     std::ffi::OsStr::new(s)
+}
+
+/// Copies `from` to `to` as a writable file (the reference files are read-only, and the
+/// database backends open their files for writing, as Cyrus's do).
+pub fn copy_in(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
