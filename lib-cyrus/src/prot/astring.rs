@@ -85,15 +85,24 @@ fn peek_byte(input: &mut dyn BufRead) -> io::Result<Option<u8>> {
 pub fn read_word(input: &mut dyn BufRead, max: usize) -> Result<(Vec<u8>, Option<u8>), ReadError> {
     let mut word = Vec::new();
     loop {
-        match next_byte(input)? {
-            None => return Ok((word, None)),
-            Some(b @ (b' ' | b'\r' | b'\n')) => return Ok((word, Some(b))),
-            Some(b) => {
-                if word.len() >= max {
-                    return Err(ReadError::TooLong);
-                }
-                word.push(b);
+        // Scan what is buffered in one go rather than byte by byte: batch input is mostly words.
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((word, None));
+        }
+        let end = buf.iter().position(|&b| matches!(b, b' ' | b'\r' | b'\n'));
+        let take = end.unwrap_or(buf.len());
+        if word.len() + take > max {
+            return Err(ReadError::TooLong);
+        }
+        word.extend_from_slice(&buf[..take]);
+        match end {
+            Some(i) => {
+                let stop = buf[i];
+                input.consume(i + 1);
+                return Ok((word, Some(stop)));
             }
+            None => input.consume(take),
         }
     }
 }
