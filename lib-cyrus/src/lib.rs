@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod db;
+pub mod dlist;
 pub mod error;
 pub mod process;
 pub mod prot;
