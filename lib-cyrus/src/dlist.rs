@@ -170,10 +170,8 @@ impl Dlist {
 
 /// Whether `b` may stand in a DLIST atom (Cyrus's `imparse_isnatom`: note 0x1F is allowed).
 fn atom_byte(b: u8) -> bool {
-    !(b >= 0x80
-        || b < 0x1f
-        || b == 0x7f
-        || matches!(b, b' ' | b'{' | b'(' | b')' | b'"' | b'%' | b'*' | b'\\'))
+    (0x1f..0x7f).contains(&b)
+        && !matches!(b, b' ' | b'{' | b'(' | b')' | b'"' | b'%' | b'*' | b'\\')
 }
 
 /// Writes `s` as an atom, quoted string or literal, whichever Cyrus would choose.
