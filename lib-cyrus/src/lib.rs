@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod db;
+pub mod dirhash;
 pub mod dlist;
 pub mod error;
 pub mod process;

@@ -22,6 +22,7 @@
 use super::compare;
 use super::lock::{self, LockKind};
 use super::{Database, ForeachFn, OpenFlags, Walk};
+use crate::dirhash::dir_hash;
 use crate::error::{Error, Result};
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -424,25 +425,6 @@ impl Database for Quotalegacy {
 
 fn no_txn() -> Error {
     Error::Usage("quotalegacy: no transaction is open".into())
-}
-
-/// Cyrus's directory hash (`dir_hash_c`): with `full`, a hash of the name up to its first dot
-/// as `A`..`W`; otherwise the name's first letter in lower case, `q` for anything else.
-fn dir_hash(name: &[u8], full: bool) -> u8 {
-    if full {
-        let mut h: u32 = 0;
-        for &b in name.iter().take_while(|&&b| b != b'.' && b != 0) {
-            h = ((h << 3) ^ (h >> 5)) ^ u32::from(b);
-        }
-        b'A' + (h % 23) as u8
-    } else {
-        let c = name.first().map_or(b'q', u8::to_ascii_lowercase);
-        if c.is_ascii_lowercase() {
-            c
-        } else {
-            b'q'
-        }
-    }
 }
 
 /// Whether `name` can be one path component.
