@@ -16,6 +16,8 @@ pub mod lock;
 pub mod mmap;
 pub mod quotalegacy;
 pub mod skiplist;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod twoskip;
 
 use crate::error::{Error, Result};

@@ -462,6 +462,4 @@ fn check(content: &[u8]) -> std::result::Result<(), String> {
 }
 
 #[cfg(test)]
-pub(crate) mod testkit;
-#[cfg(test)]
 mod tests;

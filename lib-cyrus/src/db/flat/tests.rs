@@ -2,8 +2,8 @@
 //! reference spool, interop with Debian's `cyr_dbtool` both ways, a model check, hostile
 //! bytes, and two processes writing one file.
 
-use super::testkit::{self, Scratch};
 use super::*;
+use crate::db::testkit::{self, Scratch};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -20,25 +20,11 @@ fn create(path: &Path) -> Flat {
 }
 
 fn all(db: &mut dyn Database, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v = Vec::new();
-    db.foreach(prefix, &mut |k, val| {
-        v.push((k.to_vec(), val.to_vec()));
-        Ok(Walk::Continue)
-    })
-    .unwrap();
-    v
+    testkit::records(db, prefix)
 }
 
-/// What `cyr_dbtool ... show` prints for these records.
 fn show_text(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (k, v) in records {
-        out.extend_from_slice(k);
-        out.push(b'\t');
-        out.extend_from_slice(v);
-        out.push(b'\n');
-    }
-    out
+    testkit::show_text(records.iter().map(|(k, v)| (k, v)))
 }
 
 /// The model's records in the order the file keeps them.

@@ -3,7 +3,7 @@
 //! fulldirhash), a model check, hostile files, and two processes writing one quota root.
 
 use super::*;
-use crate::db::flat::testkit::{self, Scratch};
+use crate::db::testkit::{self, Scratch};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -17,24 +17,11 @@ fn flags(fulldirhash: bool) -> OpenFlags {
 }
 
 fn all(db: &mut dyn Database, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v = Vec::new();
-    db.foreach(prefix, &mut |k, val| {
-        v.push((k.to_vec(), val.to_vec()));
-        Ok(Walk::Continue)
-    })
-    .unwrap();
-    v
+    testkit::records(db, prefix)
 }
 
 fn show_text(records: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (k, v) in records {
-        out.extend_from_slice(k);
-        out.push(b'\t');
-        out.extend_from_slice(v);
-        out.push(b'\n');
-    }
-    out
+    testkit::show_text(records.iter().map(|(k, v)| (k, v)))
 }
 
 /// Every regular file under `dir` except imapd.conf, by relative path, with its bytes.

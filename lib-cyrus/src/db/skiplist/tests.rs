@@ -3,6 +3,7 @@
 //! files, and, when Debian's `cyr_dbtool` is installed, interop with it in both directions.
 
 use super::*;
+use crate::db::testkit;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -58,38 +59,19 @@ fn create_flags() -> OpenFlags {
 }
 
 fn records(db: &mut Skiplist, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v = Vec::new();
-    db.foreach(prefix, &mut |k, d| {
-        v.push((k.to_vec(), d.to_vec()));
-        Ok(Walk::Continue)
-    })
-    .unwrap();
-    v
+    testkit::records(db, prefix)
 }
 
 /// What `cyr_dbtool ... show` prints: `key TAB value LF` per record.
 fn show(db: &mut Skiplist) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (k, v) in records(db, b"") {
-        out.extend_from_slice(&k);
-        out.push(b'\t');
-        out.extend_from_slice(&v);
-        out.push(b'\n');
-    }
-    out
+    let recs = records(db, b"");
+    testkit::show_text(recs.iter().map(|(k, v)| (k, v)))
 }
 
 fn model_show(m: &BTreeMap<Vec<u8>, Vec<u8>>) -> Vec<u8> {
     let mut recs: Vec<_> = m.iter().collect();
     recs.sort_by(|a, b| compare_signed(a.0, b.0));
-    let mut out = Vec::new();
-    for (k, v) in recs {
-        out.extend_from_slice(k);
-        out.push(b'\t');
-        out.extend_from_slice(v);
-        out.push(b'\n');
-    }
-    out
+    testkit::show_text(recs)
 }
 
 fn dump_text(db: &mut Skiplist) -> String {

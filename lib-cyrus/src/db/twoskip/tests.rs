@@ -22,13 +22,7 @@ fn create(path: &Path) -> Twoskip {
 }
 
 fn all(db: &mut Twoskip) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut v = Vec::new();
-    db.foreach(b"", &mut |k, val| {
-        v.push((k.to_vec(), val.to_vec()));
-        Ok(Walk::Continue)
-    })
-    .unwrap();
-    v
+    crate::db::testkit::records(db, b"")
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Test support shared by the flat and quotalegacy tests: scratch directories, the reference
+//! Test support shared by the backends' tests: scratch directories, the reference
 //! data of `shared/reference/cyrus-3.6`, and driving Debian's `cyr_dbtool`.
 //!
 //! Debian's tools switch to the `cyrus` user when started as root and want absolute paths, so
@@ -168,4 +168,27 @@ pub fn copy_tree(from: &Path, to: &Path) {
             fs::set_permissions(&dst, fs::Permissions::from_mode(0o666)).unwrap();
         }
     }
+}
+
+/// Every record of `db` under `prefix`, in the database's order.
+pub fn records(db: &mut dyn crate::db::Database, prefix: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut v = Vec::new();
+    db.foreach(prefix, &mut |k, val| {
+        v.push((k.to_vec(), val.to_vec()));
+        Ok(crate::db::Walk::Continue)
+    })
+    .unwrap();
+    v
+}
+
+/// What `cyr_dbtool ... show` prints for these records: `key TAB value LF` each.
+pub fn show_text<'a>(records: impl IntoIterator<Item = (&'a Vec<u8>, &'a Vec<u8>)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in records {
+        out.extend_from_slice(k);
+        out.push(b'\t');
+        out.extend_from_slice(v);
+        out.push(b'\n');
+    }
+    out
 }
