@@ -379,39 +379,21 @@ fn errors_and_exit_codes_match_cyrus() {
             assert_eq!(meta.uid(), cyrus, "files created as root belong to cyrus");
         }
     }
+    let twoskip = |action: &str, input: &[u8]| {
+        run_ok(
+            ours(),
+            &s.conf,
+            &[db.as_os_str(), a("twoskip"), a(action)],
+            input,
+        )
+    };
     // keys and values from stdin; a missing key prints an empty line
-    run_ok(
-        ours(),
-        &s.conf,
-        &[db.as_os_str(), a("twoskip"), a("set")],
-        b"a\t1\nb\t2\nc\n",
-    );
-    let got = run_ok(
-        ours(),
-        &s.conf,
-        &[db.as_os_str(), a("twoskip"), a("get")],
-        b"a\nzz\nc\n",
-    );
-    assert_eq!(got, b"1\n\n\n");
-    let got = run_ok(
-        ours(),
-        &s.conf,
-        &[db.as_os_str(), a("twoskip"), a("batch")],
-        b"GET a\nGET zz\nSET q \"x y\"\nSHOW\n",
-    );
+    twoskip("set", b"a\t1\nb\t2\nc\n");
+    assert_eq!(twoskip("get", b"a\nzz\nc\n"), b"1\n\n\n");
+    let got = twoskip("batch", b"GET a\nGET zz\nSET q \"x y\"\nSHOW\n");
     assert_eq!(got, b"a 1\na 1\nb 2\nc \"\"\nq \"x y\"\n");
     // a damaged transaction is rolled back by the next opener
-    run_ok(
-        ours(),
-        &s.conf,
-        &[db.as_os_str(), a("twoskip"), a("damage")],
-        b"",
-    );
-    let got = run_ok(
-        ours(),
-        &s.conf,
-        &[db.as_os_str(), a("twoskip"), a("show")],
-        b"",
-    );
+    twoskip("damage", b"");
+    let got = twoskip("show", b"");
     assert_eq!(got, b"a\t1\nb\t2\nc\t\nq\tx y\n");
 }
