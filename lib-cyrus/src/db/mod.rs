@@ -58,6 +58,15 @@ pub trait Database {
     /// The value stored under `key`, if any.
     fn fetch(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// Starts a transaction if none is open, then fetches `key` under it, so that a
+    /// read-modify-write cannot race another writer (Cyrus's `fetchlock`).
+    fn fetchlock(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if !self.in_transaction() {
+            self.begin()?;
+        }
+        self.fetch(key)
+    }
+
     /// Calls `f` on every key starting with `prefix` (all keys for an empty prefix), in order.
     fn foreach(&mut self, prefix: &[u8], f: &mut ForeachFn<'_>) -> Result<()>;
 
@@ -81,6 +90,12 @@ pub trait Database {
 
     /// Checks the file's internal invariants (`cyr_dbtool ... consistent`).
     fn consistent(&mut self) -> Result<()>;
+
+    /// Flushes whatever the backend keeps outside its files (`cyrusdb_sync`). Every backend
+    /// here syncs each commit before it returns, so by default there is nothing to do.
+    fn sync(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     /// Rewrites the file compactly, if the backend has such a thing (`repack`).
     fn repack(&mut self) -> Result<()> {

@@ -84,6 +84,41 @@ fn abort_leaves_the_committed_state() {
     assert!(v.iter().all(|(_, val)| val == b"v"));
 }
 
+/// Whether this process holds a POSIX write lock on `path`, as /proc/locks reports it
+/// (fcntl locks belong to the process, so a second handle here could not tell).
+fn holds_write_lock(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(path).unwrap().ino();
+    let me = std::process::id().to_string();
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+            f.len() >= 6
+                && f[1] == "POSIX"
+                && f[3] == "WRITE"
+                && f[4] == me
+                && f[5].rsplit(':').next() == Some(&ino.to_string())
+        })
+}
+
+#[test]
+fn fetchlock_holds_the_write_lock_until_commit() {
+    let p = scratch("fetchlock");
+    let mut db = create(&p);
+    db.store(b"n", b"1").unwrap();
+    assert_eq!(db.fetchlock(b"n").unwrap().as_deref(), Some(&b"1"[..]));
+    assert!(db.in_transaction());
+    assert!(holds_write_lock(&p), "fetchlock must hold the write lock");
+    db.store(b"n", b"2").unwrap();
+    db.commit().unwrap();
+    assert!(!db.in_transaction());
+    assert!(!holds_write_lock(&p), "commit must release it");
+    assert_eq!(db.fetch(b"n").unwrap().as_deref(), Some(&b"2"[..]));
+}
+
 #[test]
 fn prefix_foreach_and_stop() {
     let p = scratch("prefix");
