@@ -7,6 +7,8 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod process;
 pub mod prot;
+pub mod syslog;
 
 pub use error::{Error, Result};

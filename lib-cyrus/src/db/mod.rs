@@ -15,6 +15,7 @@ pub mod flat;
 pub mod lock;
 pub mod mmap;
 pub mod quotalegacy;
+pub mod registry;
 pub mod skiplist;
 pub mod twoskip;
 
