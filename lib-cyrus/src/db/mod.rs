@@ -17,6 +17,7 @@ pub mod mmap;
 pub mod quotalegacy;
 pub mod registry;
 pub mod skiplist;
+pub mod skipstamp;
 pub mod twoskip;
 
 use crate::error::{Error, Result};

@@ -86,7 +86,7 @@ fn main() {
 
     let configdir = config.config_directory().to_path_buf();
     let dbdir = configdir.join("db");
-    skiplist_init(&dbdir, op == Op::Recover);
+    db::skipstamp::init(&dbdir, op == Op::Recover);
 
     let msg = match op {
         Op::Recover => "recovering cyrus databases",
@@ -180,77 +180,6 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
-}
-
-/// What Cyrus's skiplist backend does at startup: with `-r` it stamps the time of this
-/// recovery into `db/skipstamp` (skiplist files older than the stamp get recovered when next
-/// opened) unless a clean-shutdown marker says none is needed; otherwise it reads the stamp.
-fn skiplist_init(dbdir: &Path, recover: bool) {
-    let stamp = dbdir.join("skipstamp");
-    if recover {
-        let clean = dbdir.join("skipcleanshutdown");
-        if fs::symlink_metadata(&clean).is_ok() {
-            let _ = fs::remove_file(&clean);
-            syslog::log(
-                Level::Notice,
-                "skiplist: clean shutdown detected, starting normally",
-            );
-            return;
-        }
-        syslog::log(
-            Level::Notice,
-            "skiplist: clean shutdown file missing, updating recovery stamp",
-        );
-        if let Err(e) = write_stamp(&stamp) {
-            let why = strerror(&e);
-            syslog::log(
-                Level::Err,
-                &format!(
-                    "DBERROR: write failed: filename=<{}> syserror=<{why}> func=<myinit>",
-                    stamp.display()
-                ),
-            );
-            syslog::log(
-                Level::Err,
-                &format!(
-                    "DBERROR: backend init failed: backend=<skiplist> syserror=<{why}> \
-                     func=<cyrusdb_init>"
-                ),
-            );
-        }
-    } else if let Err(e) = read_stamp(&stamp) {
-        syslog::log(
-            Level::Err,
-            &format!(
-                "DBERROR: read failed, assuming the worst: filename=<{}> syserror=<{}> \
-                 func=<myinit>",
-                stamp.display(),
-                strerror(&e)
-            ),
-        );
-    }
-}
-
-/// Writes the current time as a big-endian 32-bit number, as Cyrus's skiplist does.
-fn write_stamp(path: &Path) -> io::Result<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0);
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .open(path)?;
-    f.write_all(&now.to_be_bytes())
-}
-
-fn read_stamp(path: &Path) -> io::Result<u32> {
-    let mut b = [0u8; 4];
-    File::open(path)?.read_exact(&mut b)?;
-    Ok(u32::from_be_bytes(b))
 }
 
 /// Converts `path` in place to `backend` if its magic names another backend.

@@ -70,6 +70,7 @@ fn main() {
         fatal(&format!("must run as the Cyrus user: {e}"), EX_USAGE);
     }
     syslog::open(&config, "cvt_cyrusdb");
+    db::skipstamp::init(&config.config_directory().join("db"), false);
 
     println!("Converting from {old_db} ({old_kind}) to {new_db} ({new_kind})");
     let _ = std::io::stdout().flush();
