@@ -11,5 +11,6 @@ pub mod dlist;
 pub mod error;
 pub mod process;
 pub mod prot;
+pub mod syslog;
 
 pub use error::{Error, Result};

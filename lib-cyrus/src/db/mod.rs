@@ -15,7 +15,9 @@ pub mod flat;
 pub mod lock;
 pub mod mmap;
 pub mod quotalegacy;
+pub mod registry;
 pub mod skiplist;
+pub mod skipstamp;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod twoskip;
