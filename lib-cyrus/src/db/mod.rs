@@ -41,6 +41,9 @@ pub struct OpenFlags {
     pub convert: bool,
     /// The `fulldirhash` option, which quotalegacy's file paths depend on.
     pub fulldirhash: bool,
+    /// Whether `virtdomains` is on or `userid` (not `off`): quotalegacy then files a root
+    /// `domain!...` under `domain/`, as Cyrus does only with virtual domains.
+    pub virtdomains: bool,
 }
 
 /// What a `foreach` callback tells the walk.
@@ -180,7 +183,7 @@ pub fn open(path: &Path, backend: Backend, flags: OpenFlags) -> Result<Box<dyn D
                 return Err(first);
             };
             if flags.convert {
-                convert(path, found, path, backend)?;
+                convert(path, found, path, backend, flags)?;
                 backend.open(path, flags)
             } else {
                 found.open(path, flags)
@@ -190,9 +193,21 @@ pub fn open(path: &Path, backend: Backend, flags: OpenFlags) -> Result<Box<dyn D
 }
 
 /// Copies every record of `from` (backend `from_kind`) into a new database `to` (backend
-/// `to_kind`) in one transaction; `to` may be the same path, which is then replaced.
-pub fn convert(from: &Path, from_kind: Backend, to: &Path, to_kind: Backend) -> Result<()> {
-    let mut src = from_kind.open(from, OpenFlags::default())?;
+/// `to_kind`) in one transaction; `to` may be the same path, which is then replaced. `flags`
+/// carries the configuration's `fulldirhash`/`virtdomains` to both sides.
+pub fn convert(
+    from: &Path,
+    from_kind: Backend,
+    to: &Path,
+    to_kind: Backend,
+    flags: OpenFlags,
+) -> Result<()> {
+    let base = OpenFlags {
+        fulldirhash: flags.fulldirhash,
+        virtdomains: flags.virtdomains,
+        ..OpenFlags::default()
+    };
+    let mut src = from_kind.open(from, base)?;
     let mut records = Vec::new();
     src.foreach(b"", &mut |k, v| {
         records.push((k.to_vec(), v.to_vec()));
@@ -213,7 +228,7 @@ pub fn convert(from: &Path, from_kind: Backend, to: &Path, to_kind: Backend) -> 
         OpenFlags {
             create: true,
             nocompact: true,
-            ..OpenFlags::default()
+            ..base
         },
     )?;
     dst.begin()?;

@@ -135,10 +135,12 @@ pub fn path(config: &Config, spec: &DbSpec) -> PathBuf {
     }
 }
 
-/// The open flags the configuration implies for this database (quotalegacy's `fulldirhash`).
+/// The open flags the configuration implies for this database (quotalegacy's `fulldirhash`
+/// and `virtdomains`).
 pub fn flags(config: &Config, base: OpenFlags) -> OpenFlags {
     OpenFlags {
         fulldirhash: config.switch("fulldirhash"),
+        virtdomains: config.string("virtdomains").is_some_and(|v| v != "off"),
         ..base
     }
 }

@@ -103,7 +103,11 @@ fn main() {
         if op == Op::Recover {
             for (spec, backend) in &group.members {
                 let path = registry::path(&config, spec);
-                check_convert(&path, *backend);
+                check_convert(
+                    &path,
+                    *backend,
+                    registry::flags(&config, OpenFlags::default()),
+                );
                 recover(&config, spec, &path, *backend);
             }
         }
@@ -183,7 +187,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Converts `path` in place to `backend` if its magic names another backend.
-fn check_convert(path: &Path, backend: Backend) {
+fn check_convert(path: &Path, backend: Backend, flags: OpenFlags) {
     let Some(found) = Backend::detect(path) else {
         return;
     };
@@ -199,7 +203,7 @@ fn check_convert(path: &Path, backend: Backend) {
             backend.name()
         ),
     );
-    if db::convert(path, found, path, backend).is_err() {
+    if db::convert(path, found, path, backend, flags).is_err() {
         syslog::log(
             Level::Notice,
             &format!("conversion failed {}", path.display()),
@@ -213,10 +217,12 @@ fn recover(config: &Config, spec: &DbSpec, path: &Path, backend: Backend) {
     if !matches!(backend, Backend::Twoskip | Backend::Skiplist) || !path.exists() {
         return;
     }
-    let r = registry::open(config, spec, OpenFlags::default()).and_then(|mut dbh| {
-        dbh.begin()?;
-        dbh.abort()
-    });
+    let r = registry::open(config, spec, registry::flags(config, OpenFlags::default())).and_then(
+        |mut dbh| {
+            dbh.begin()?;
+            dbh.abort()
+        },
+    );
     if let Err(e) = r {
         syslog::log(
             Level::Err,

@@ -82,7 +82,13 @@ fn main() {
     let from_kind = backend(old_kind);
     let to_kind = backend(new_kind);
 
-    if let Err(e) = convert(Path::new(old_db), from_kind, Path::new(new_db), to_kind) {
+    if let Err(e) = convert(
+        Path::new(old_db),
+        from_kind,
+        Path::new(new_db),
+        to_kind,
+        db::registry::flags(&config, OpenFlags::default()),
+    ) {
         syslog::log(
             Level::Err,
             &format!("DBERROR: converting {old_db} ({old_kind}) to {new_db} ({new_kind}): {e}"),
@@ -96,8 +102,14 @@ fn main() {
 
 /// Converts, reading `from` with the backend its magic names when `from_kind` cannot open it,
 /// and creating the new file's directory as Cyrus does.
-fn convert(from: &Path, from_kind: Backend, to: &Path, to_kind: Backend) -> cyrus::Result<()> {
-    let source = match from_kind.open(from, OpenFlags::default()) {
+fn convert(
+    from: &Path,
+    from_kind: Backend,
+    to: &Path,
+    to_kind: Backend,
+    flags: OpenFlags,
+) -> cyrus::Result<()> {
+    let source = match from_kind.open(from, flags) {
         Ok(_) => from_kind,
         Err(e) => match Backend::detect(from).filter(|&b| b != from_kind) {
             Some(found) => {
@@ -122,5 +134,5 @@ fn convert(from: &Path, from_kind: Backend, to: &Path, to_kind: Backend) -> cyru
             .create(dir)
             .map_err(|e| cyrus::Error::io(dir, e))?;
     }
-    db::convert(from, source, to, to_kind)
+    db::convert(from, source, to, to_kind, flags)
 }

@@ -57,7 +57,7 @@ fn main() {
             usage(&prog);
         }
     };
-    let _config = tools::init(m.opt_str("C").as_deref(), "cyr_dbtool");
+    let config = tools::init(m.opt_str("C").as_deref(), "cyr_dbtool");
     if m.free.len() < 3 {
         usage(&prog);
     }
@@ -78,12 +78,15 @@ fn main() {
         );
     };
     let action = m.free[2].as_str();
-    let flags = OpenFlags {
-        create: m.opt_present("n"),
-        mboxsort: m.opt_present("M"),
-        convert: m.opt_present("c"),
-        ..OpenFlags::default()
-    };
+    let flags = db::registry::flags(
+        &config,
+        OpenFlags {
+            create: m.opt_present("n"),
+            mboxsort: m.opt_present("M"),
+            convert: m.opt_present("c"),
+            ..OpenFlags::default()
+        },
+    );
     let mut dbh = match db::open(&path, backend, flags) {
         Ok(d) => d,
         Err(_) => fatal("can't open database", EX_TEMPFAIL),

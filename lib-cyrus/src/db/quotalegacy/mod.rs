@@ -5,7 +5,8 @@
 //! `<dir>/quota/<H>/<root>`, or for a virtual domain `<dir>/domain/<Hd>/<domain>/quota/<H>/<root>`
 //! with the domain's own root at `.../<domain>/quota/root`. `H` is Cyrus's directory hash of the
 //! root after its first dot (`user.alice` hashes `alice`), `Hd` that of the domain; both follow
-//! `fulldirhash`. A key's `!` always splits off a domain here, as with `virtdomains` on.
+//! `fulldirhash`. A key's `!` splits off a domain only with `virtdomains` (`flags.virtdomains`);
+//! without it `example.com!user.bob` is a plain root under `quota/`, as in Cyrus.
 //!
 //! A file holds the value and a final LF. For values not starting with `%` (the pre-DLIST
 //! `used limit` format) Cyrus stores the first space as a LF and reads the first LF back as a
@@ -97,7 +98,8 @@ impl Quotalegacy {
         if key.contains(&0) {
             return Err(bad());
         }
-        let (mut path, root) = match key.iter().position(|&b| b == b'!') {
+        let bang = key.iter().position(|&b| b == b'!');
+        let (mut path, root) = match bang.filter(|_| self.flags.virtdomains) {
             Some(i) => {
                 let (domain, root) = (key.get(..i).unwrap_or_default(), key.get(i + 1..));
                 if !valid_component(domain) {
@@ -164,6 +166,13 @@ impl Quotalegacy {
     /// Every key starting with `prefix` that has a file, with that file, sorted.
     fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, PathBuf)>> {
         let mut found = Vec::new();
+        if !self.flags.virtdomains {
+            self.scan_quota_dir(&self.base.join("quota"), None, prefix, &mut found)?;
+            found.retain(|(k, _)| k.starts_with(prefix));
+            let cmp = self.comparator();
+            found.sort_by(|a, b| cmp(&a.0, &b.0));
+            return Ok(found);
+        }
         match prefix.iter().position(|&b| b == b'!') {
             Some(i) => {
                 let domain = prefix.get(..i).unwrap_or_default();

@@ -12,6 +12,7 @@ fn flags(fulldirhash: bool) -> OpenFlags {
     OpenFlags {
         create: true,
         fulldirhash,
+        virtdomains: true,
         ..OpenFlags::default()
     }
 }
@@ -285,13 +286,14 @@ fn batch_script(ops: &[(Vec<u8>, Option<Vec<u8>>)]) -> Vec<u8> {
     script
 }
 
-fn interop(fulldirhash: bool) {
+fn interop(fulldirhash: bool, virtdomains: bool) {
     if let Some(why) = testkit::unavailable() {
         println!("skipped: {why}");
         return;
     }
     let conf = format!(
-        "virtdomains: userid\nfulldirhash: {}\n",
+        "virtdomains: {}\nfulldirhash: {}\n",
+        if virtdomains { "userid" } else { "off" },
         if fulldirhash { "yes" } else { "no" }
     );
     let ours = Scratch::new("ql-interop-ours", &conf);
@@ -306,7 +308,11 @@ fn interop(fulldirhash: bool) {
     }
     let want = show_text(&model.into_iter().collect::<Vec<_>>());
 
-    let mut db = Quotalegacy::open(&ours.dir.join("quotas.db"), flags(fulldirhash)).unwrap();
+    let open_flags = OpenFlags {
+        virtdomains,
+        ..flags(fulldirhash)
+    };
+    let mut db = Quotalegacy::open(&ours.dir.join("quotas.db"), open_flags).unwrap();
     let (first, second) = ops.split_at(ops.len() / 2);
     for (k, v) in first {
         match v {
@@ -354,7 +360,7 @@ fn interop(fulldirhash: bool) {
             s.dir.display()
         );
         assert_eq!(tool(&["consistent"]), b"Yes, consistent\n");
-        let mut db = Quotalegacy::open(&db_path, flags(fulldirhash)).unwrap();
+        let mut db = Quotalegacy::open(&db_path, open_flags).unwrap();
         assert_eq!(
             show_text(&all(&mut db, b"")),
             want,
@@ -376,12 +382,18 @@ fn interop(fulldirhash: bool) {
 
 #[test]
 fn interop_with_debian_cyr_dbtool() {
-    interop(false);
+    interop(false, true);
 }
 
 #[test]
 fn interop_with_debian_cyr_dbtool_fulldirhash() {
-    interop(true);
+    interop(true, true);
+}
+
+#[test]
+fn interop_with_debian_cyr_dbtool_without_virtdomains() {
+    // Without virtual domains a `!` in a root is just a byte of its file name.
+    interop(false, false);
 }
 
 const CHILD_ENV: &str = "CYRUS_QL_TEST_CHILD";
@@ -431,7 +443,7 @@ fn two_processes_never_lose_a_committed_write() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let mut db = Quotalegacy::open(&s.dir.join("quotas.db"), OpenFlags::default()).unwrap();
+    let mut db = Quotalegacy::open(&s.dir.join("quotas.db"), flags(false)).unwrap();
     assert_eq!(db.fetch(b"user.counter").unwrap(), Some(b"80".to_vec()));
     assert_eq!(db.fetch(b"example.com!").unwrap(), Some(b"80".to_vec()));
     assert_eq!(all(&mut db, b"user.child").len(), 80);
