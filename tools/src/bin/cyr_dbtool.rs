@@ -9,7 +9,7 @@ use cyrus::db::{self, Backend, Database, OpenFlags, Walk};
 use cyrus::prot::astring::{self, ReadError};
 use std::io::{self, BufRead, BufWriter, Write};
 use std::process::exit;
-use tools::fatal;
+use tools::{fatal, getopt, Opt};
 
 /// Exit statuses from sysexits.h, as Cyrus uses them.
 const EX_TEMPFAIL: i32 = 75;
@@ -43,25 +43,29 @@ fn usage(prog: &str) -> ! {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().cloned().unwrap_or_else(|| "cyr_dbtool".into());
-    let mut opts = getopts::Options::new();
-    opts.optopt("C", "", "alternate imapd.conf", "FILE");
-    opts.optflag("n", "", "create the database if missing");
-    opts.optflag("M", "", "mailbox sort order");
-    opts.optflag("T", "", "one transaction for the whole action");
-    opts.optflag("t", "", "no effect (kept for old scripts)");
-    opts.optflag("c", "", "convert to the named backend");
-    let m = match opts.parse(&args[1..]) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("{prog}: {e}");
-            usage(&prog);
+    let (opts, free) = getopt(&prog, args.get(1..).unwrap_or(&[]), "C:nMTtc");
+    let mut alt = None;
+    let (mut create, mut mboxsort, mut one_txn, mut convert) = (false, false, false, false);
+    for o in opts {
+        match o {
+            Opt::Arg('C', f) => alt = Some(f),
+            Opt::Flag('n') => create = true,
+            Opt::Flag('M') => mboxsort = true,
+            Opt::Flag('T') => one_txn = true,
+            Opt::Flag('c') => convert = true,
+            Opt::Flag(_) => {}
+            Opt::Arg(..) => usage(&prog),
+            Opt::Bad(msg) => {
+                eprintln!("{msg}");
+                usage(&prog);
+            }
         }
-    };
-    let config = tools::init(m.opt_str("C").as_deref(), "cyr_dbtool");
-    if m.free.len() < 3 {
+    }
+    let config = tools::init(alt.as_deref(), "cyr_dbtool");
+    if free.len() < 3 {
         usage(&prog);
     }
-    let path = std::path::PathBuf::from(&m.free[0]);
+    let path = std::path::PathBuf::from(&free[0]);
     if !path.is_absolute() {
         println!(
             "\n{prog}: {} is a relative path name.\n\
@@ -71,19 +75,19 @@ fn main() {
         );
         exit(EX_OSERR);
     }
-    let Some(backend) = Backend::from_name(&m.free[1]) else {
+    let Some(backend) = Backend::from_name(&free[1]) else {
         fatal(
-            &format!("cyrusdb backend {} not supported", m.free[1]),
+            &format!("cyrusdb backend {} not supported", free[1]),
             tools::EX_CONFIG,
         );
     };
-    let action = m.free[2].as_str();
+    let action = free[2].as_str();
     let flags = db::registry::flags(
         &config,
         OpenFlags {
-            create: m.opt_present("n"),
-            mboxsort: m.opt_present("M"),
-            convert: m.opt_present("c"),
+            create,
+            mboxsort,
+            convert,
             ..OpenFlags::default()
         },
     );
@@ -93,14 +97,14 @@ fn main() {
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let in_txn = m.opt_present("T");
+    let in_txn = one_txn;
     if in_txn {
         if let Err(e) = dbh.begin() {
             fatal(&format!("can't begin transaction: {e}"), EX_TEMPFAIL);
         }
     }
-    let key = m.free.get(3).map(|s| s.as_bytes().to_vec());
-    let value = m.free.get(4).map(|s| s.as_bytes().to_vec());
+    let key = free.get(3).map(|s| s.as_bytes().to_vec());
+    let value = free.get(4).map(|s| s.as_bytes().to_vec());
     let result = match action {
         "show" => show(dbh.as_mut(), key.as_deref().unwrap_or(b""), &mut out),
         "get" => each_key(key, |k| get(dbh.as_mut(), k, &mut out)),

@@ -256,28 +256,34 @@ fn service_names(path: Option<PathBuf>) -> cyrus::Result<Vec<String>> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut opts = getopts::Options::new();
-    opts.optmulti("C", "", "alternate imapd.conf", "FILE");
-    opts.optmulti("M", "", "alternate cyrus.conf", "FILE");
-    opts.optmulti("n", "", "service name", "NAME");
-    opts.optmulti("s", "", "highlight changes since", "VERSION");
-    let m = match opts.parse(&args) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("cyr_info: {e}");
-            return usage();
+    let (opts, free) = tools::getopt("cyr_info", &args, "C:M:n:s:");
+    let mut given: Vec<(char, String)> = Vec::new();
+    for o in opts {
+        match o {
+            tools::Opt::Arg(c, v) => given.push((c, v)),
+            tools::Opt::Bad(msg) => {
+                eprintln!("{msg}");
+                return usage();
+            }
+            tools::Opt::Flag(_) => return usage(),
         }
-    };
+    }
     // When a flag is repeated the last one wins, as with getopt.
-    let last = |flag: &str| m.opt_strs(flag).pop();
-    let since = match last("s") {
+    let last = |flag: char| {
+        given
+            .iter()
+            .rev()
+            .find(|(c, _)| *c == flag)
+            .map(|(_, v)| v.clone())
+    };
+    let since = match last('s') {
         Some(s) => match parse_since(&s) {
             Some(v) => Since(Some(v)),
             None => return usage(),
         },
         None => Since(None),
     };
-    let Some(command) = m.free.first().map(String::as_str) else {
+    let Some(command) = free.first().map(String::as_str) else {
         return usage();
     };
     let stdout = io::stdout();
@@ -287,8 +293,8 @@ fn main() -> ExitCode {
         let _ = out.flush();
         return ExitCode::SUCCESS;
     }
-    let path = last("C").map_or_else(Config::default_path, PathBuf::from);
-    let service = last("n").unwrap_or_else(|| "cyr_info".to_string());
+    let path = last('C').map_or_else(Config::default_path, PathBuf::from);
+    let service = last('n').unwrap_or_else(|| "cyr_info".to_string());
     let c = match Config::load(&path, Some(&service)) {
         Ok(c) => c,
         Err(e) => return fatal(e),
@@ -297,7 +303,7 @@ fn main() -> ExitCode {
         "conf" => do_conf(&mut out, &c, true, &since),
         "conf-all" => do_conf(&mut out, &c, false, &since),
         "conf-default" => do_defconf(&mut out, &c, &since),
-        "conf-lint" => match service_names(last("M").map(PathBuf::from)) {
+        "conf-lint" => match service_names(last('M').map(PathBuf::from)) {
             Ok(services) => do_lint(&mut out, &c, &services),
             Err(e) => return fatal(e),
         },
