@@ -435,6 +435,7 @@ impl Twoskip {
         // The record compared last and how it compared: a descent stops at the same record
         // on many levels, and decoding it (with its CRC) once is enough.
         let mut seen: Option<(Rec, std::cmp::Ordering)> = None;
+        let mut budget = self.step_budget();
         for level in (0..LEVELS).rev() {
             loop {
                 let raw = if level == 0 {
@@ -457,7 +458,10 @@ impl Twoskip {
                     }
                 };
                 match ord {
-                    std::cmp::Ordering::Less => cur = n,
+                    std::cmp::Ordering::Less => {
+                        budget = budget.checked_sub(1).ok_or_else(|| self.pointer_cycle())?;
+                        cur = n;
+                    }
                     std::cmp::Ordering::Equal => {
                         if level == 0 {
                             loc.found = Some(n);
@@ -709,6 +713,18 @@ impl Twoskip {
         r
     }
 
+    /// The most records the readable region could hold (the smallest record is 24 bytes). In
+    /// a sound file a lookup or a walk steps onto each record at most once, so more steps than
+    /// this mean the pointers loop: damage, reported instead of spinning forever.
+    fn step_budget(&self) -> u64 {
+        self.end().saturating_sub(format::EMPTY_SIZE) / 24 + 1
+    }
+
+    #[cold]
+    fn pointer_cycle(&self) -> Error {
+        self.corrupt("record pointers form a cycle")
+    }
+
     /// Live keys as this handle sees them (the transaction's count inside one).
     fn end_records(&self) -> u64 {
         self.txn
@@ -858,7 +874,9 @@ impl Twoskip {
     fn walk(&mut self, prefix: &[u8], in_txn: bool, f: &mut ForeachFn<'_>) -> Result<()> {
         let mut cur = self.seek(prefix)?;
         let mut visited = 0usize;
+        let mut budget = self.step_budget();
         while let Some(r) = cur {
+            budget = budget.checked_sub(1).ok_or_else(|| self.pointer_cycle())?;
             let key = self.key(&r)?;
             if !key.starts_with(prefix) {
                 break;
@@ -871,6 +889,7 @@ impl Twoskip {
             if !in_txn && visited.is_multiple_of(FOREACH_RELOCK) {
                 let last = key.to_vec();
                 if self.relock_moved()? {
+                    budget = self.step_budget();
                     cur = self.seek(&last)?;
                     if let Some(c) = cur {
                         if self.key(&c)? == last.as_slice() {
