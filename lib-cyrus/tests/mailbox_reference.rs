@@ -143,9 +143,9 @@ fn examine_prints_the_mbexamine_goldens() {
         let (first, rest) = golden.split_once('\n').unwrap();
         let name = first.rsplit(' ').next().unwrap();
         let rel = &dirs[name];
-        let mut mb = Mailbox::open(&spool.join(rel), LockMode::Read).unwrap();
+        let mb = Mailbox::open(&spool.join(rel), LockMode::Read).unwrap();
         let shown = format!("@INSTANCE@/spool/{rel}");
-        let out = examine(&mut mb, name, &shown, &ctime_utc).unwrap();
+        let out = examine(&mb, name, &shown, &ctime_utc).unwrap();
         assert_eq!(escape(&out), rest, "{}", p.display());
         n += 1;
     }

@@ -94,7 +94,11 @@ fn append_flags_expunge_agree_with_debian() {
     let mut mb = Mailbox::open(&dir, LockMode::Write).unwrap();
     let before = mb.index_header().clone();
     for i in 0..20u32 {
-        let flags = if i % 2 == 0 { SystemFlags::SEEN } else { 0 };
+        let flags = if i.is_multiple_of(2) {
+            SystemFlags::SEEN
+        } else {
+            0
+        };
         let rec = mb
             .append(&Append {
                 message: &msg,
@@ -153,7 +157,7 @@ fn append_flags_expunge_agree_with_debian() {
         })
         .is_err());
     let shown = dir.to_str().unwrap().to_string();
-    let ours = examine(&mut mb, "user.alice.Sent", &shown, &ctime_utc).unwrap();
+    let ours = examine(&mb, "user.alice.Sent", &shown, &ctime_utc).unwrap();
     drop(mb);
 
     if !Path::new(BIN).join("mbexamine").exists() {

@@ -43,14 +43,14 @@ pub fn ctime_utc(t: i64) -> String {
 /// The text `mbexamine` prints for `mb`, opened from `path` and known as `name`; `ctime`
 /// formats a time as `ctime(3)` would on the server ([`ctime_utc`] for UTC).
 pub fn examine(
-    mb: &mut Mailbox,
+    mb: &Mailbox,
     name: &str,
     path: &str,
     ctime: &dyn Fn(i64) -> String,
 ) -> Result<Vec<u8>> {
     let mut s = String::new();
-    let h = mb.header().clone();
-    let i = mb.index_header().clone();
+    let h = mb.header();
+    let i = mb.index_header();
     let _ = writeln!(s, "Examining {name}... Mailbox Header Info:");
     let _ = writeln!(s, "  Path to mailbox: {path}");
     let _ = writeln!(s, "  Mailbox ACL: {}", h.acl_string());
@@ -127,13 +127,7 @@ pub fn examine(
     s.push_str("\n Message Info:\n");
     let mut out = s.into_bytes();
 
-    let records: Vec<_> = mb
-        .records()
-        .iter()
-        .filter(|r| !r.is_expunged())
-        .cloned()
-        .collect();
-    for r in records {
+    for r in mb.records().iter().filter(|r| !r.is_expunged()) {
         let mut s = String::new();
         // Cyrus 3.6 never advances its message counter here.
         let _ = writeln!(
@@ -191,7 +185,7 @@ pub fn examine(
         s.push('\n');
         out.extend_from_slice(s.as_bytes());
         // A record whose cache is missing or damaged just prints no items, as in Cyrus.
-        if let Ok(c) = mb.cache_record(&r) {
+        if let Ok(c) = mb.cache_record(r) {
             for (item, label) in [
                 (Item::Envelope, "Envel"),
                 (Item::Bodystructure, "BdyStr"),

@@ -20,6 +20,7 @@ use crate::mailbox::index::{
     self, sync_crc_basic, sync_crc_virtannot, Guid, IndexHeader, IndexRecord, InternalFlags,
     SystemFlags,
 };
+use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -72,7 +73,8 @@ pub struct Mailbox {
     header_id: Option<FileId>,
     index: IndexHeader,
     records: Vec<IndexRecord>,
-    cache: Option<Vec<u8>>,
+    /// cyrus.cache, read on first use after each (re)lock or write.
+    cache: OnceCell<Vec<u8>>,
 }
 
 fn open_index(path: &Path, write: bool) -> std::io::Result<File> {
@@ -115,7 +117,7 @@ impl Mailbox {
             header_id: None,
             index: IndexHeader::default(),
             records: Vec::new(),
-            cache: None,
+            cache: OnceCell::new(),
         };
         mb.lock(mode)?;
         Ok(mb)
@@ -201,7 +203,7 @@ impl Mailbox {
         }
         self.records = index::decode_records(&buf, &ih, &self.index_path)?;
         self.index = ih;
-        self.cache = None;
+        self.cache = OnceCell::new();
         let hpath = self.dir.join(header::FILE_NAME);
         let (id, _) = lock::stat(&hpath).map_err(io(&hpath))?;
         if self.header_id != Some(id) {
@@ -210,7 +212,52 @@ impl Mailbox {
             self.header = h;
             self.header_id = Some(id);
         }
+        let stale = self
+            .records
+            .iter()
+            .any(|r| r.modseq > self.index.highestmodseq);
+        if stale && self.locked == Some(LockMode::Write) && self.index.minor_version == 17 {
+            self.recover()?;
+        }
         Ok(())
+    }
+
+    /// Repairs the header after a crash between an in-place record rewrite and the header
+    /// write (the record's modseq is then above the header's): the counters are recounted
+    /// from the records and the header is committed. `synccrc_annot` is left alone, since
+    /// annotations live elsewhere; `reconstruct` recomputes it.
+    fn recover(&mut self) -> Result<()> {
+        let h = &mut self.index;
+        h.exists = 0;
+        h.answered = 0;
+        h.flagged = 0;
+        h.deleted = 0;
+        h.unseen = 0;
+        h.quota_mailbox_used = 0;
+        h.synccrc_basic = 0;
+        let annot = h.synccrc_annot;
+        let records = std::mem::take(&mut self.records);
+        for r in &records {
+            self.count(r, true);
+        }
+        let h = &mut self.index;
+        h.synccrc_annot = annot;
+        h.highestmodseq = records
+            .iter()
+            .map(|r| r.modseq)
+            .fold(h.highestmodseq, u64::max);
+        if let Some(first) = records
+            .iter()
+            .filter(|r| r.is_expunged())
+            .map(|r| r.last_updated)
+            .min()
+        {
+            if h.first_expunged == 0 || h.first_expunged > first {
+                h.first_expunged = first;
+            }
+        }
+        self.records = records;
+        self.commit_header()
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -260,12 +307,15 @@ impl Mailbox {
     }
 
     /// The cache record of `record`, bounds- and CRC-checked.
-    pub fn cache_record(&mut self, record: &IndexRecord) -> Result<CacheRecord> {
+    pub fn cache_record(&self, record: &IndexRecord) -> Result<CacheRecord> {
         let path = self.dir.join(cache::FILE_NAME);
-        if self.cache.is_none() {
-            self.cache = Some(std::fs::read(&path).map_err(io(&path))?);
-        }
-        let file = self.cache.as_deref().unwrap_or(&[]);
+        let file = match self.cache.get() {
+            Some(f) => f,
+            None => {
+                let bytes = std::fs::read(&path).map_err(io(&path))?;
+                self.cache.get_or_init(|| bytes)
+            }
+        };
         CacheRecord::read_checked(file, record.cache_offset, record.cache_crc, &path)
     }
 
@@ -357,7 +407,7 @@ impl Mailbox {
         write_at(&cf, &cpath, &cbytes, clen)?;
         sync(&cf, &cpath, true)?;
         drop(cf);
-        self.cache = None;
+        self.cache = OnceCell::new();
 
         // 3. The index record, then the header that counts it.
         let rec = IndexRecord {
