@@ -19,7 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 const APPENDS: u32 = 6;
-const REF: &str = "/work/shared/reference/cyrus-3.6";
+/// The reference data real Cyrus 3.6 wrote (../shared beside the repository).
+const REF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/reference/cyrus-3.6"
+);
 const SENT: &str = "uuid/x/c/xcxlxb5s84qkp2dudwpou4h6";
 const MBEXAMINE: &str = "/usr/lib/cyrus/bin/mbexamine";
 

@@ -10,11 +10,20 @@ use cyrus::mailbox::index::{sync_crc_basic, sync_crc_virtannot, Index, SYNC_CRC_
 use cyrus::mailbox::{LockMode, Mailbox};
 use std::path::{Path, PathBuf};
 
-const REF: &str = "/work/shared/reference/cyrus-3.6";
+/// The reference data real Cyrus 3.6 wrote (../shared beside the repository).
+const REF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/reference/cyrus-3.6"
+);
 
+/// The reference directory; its absence is a broken checkout, not a reason to skip.
 fn reference() -> Option<PathBuf> {
     let p = PathBuf::from(REF);
-    p.join("spool/partition-default").is_dir().then_some(p)
+    assert!(
+        p.join("spool/partition-default").is_dir(),
+        "no reference data at {REF}"
+    );
+    Some(p)
 }
 
 /// A private copy of partition-default: nothing is ever opened inside /work/shared.
@@ -48,6 +57,29 @@ fn mailboxes() -> Vec<(String, String)> {
             (f[0].to_string(), dir.to_string())
         })
         .collect()
+}
+
+#[test]
+fn message_guids_are_the_sha1_of_the_files() {
+    let spool = scratch_spool("guid");
+    let mut checked = 0;
+    for (_, rel) in mailboxes() {
+        let dir = spool.join(&rel);
+        let index = Index::decode(&std::fs::read(dir.join("cyrus.index")).unwrap(), &dir).unwrap();
+        for r in &index.records {
+            let Ok(message) = std::fs::read(dir.join(format!("{}.", r.uid))) else {
+                continue;
+            };
+            assert_eq!(
+                cyrus::mailbox::index::Guid::of(&message),
+                r.guid,
+                "{rel} uid {}",
+                r.uid
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} messages");
 }
 
 #[test]

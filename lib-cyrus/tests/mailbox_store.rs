@@ -10,7 +10,11 @@ use cyrus::mailbox::{Append, LockMode, Mailbox};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const REF: &str = "/work/shared/reference/cyrus-3.6";
+/// The reference data real Cyrus 3.6 wrote (../shared beside the repository).
+const REF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/reference/cyrus-3.6"
+);
 const BIN: &str = "/usr/lib/cyrus/bin";
 const INBOX: &str = "uuid/z/x/zxy8prvqo1qsmh2s1pkthgjb";
 const SENT: &str = "uuid/x/c/xcxlxb5s84qkp2dudwpou4h6";
@@ -18,9 +22,10 @@ const SENT: &str = "uuid/x/c/xcxlxb5s84qkp2dudwpou4h6";
 /// A scratch Cyrus instance made of copies of the reference config and partition, with the
 /// reference imapd.conf pointed at it.
 fn instance(tag: &str) -> Option<PathBuf> {
-    if !Path::new(REF).join("spool").is_dir() {
-        return None;
-    }
+    assert!(
+        Path::new(REF).join("spool").is_dir(),
+        "no reference data at {REF}"
+    );
     let s = std::env::temp_dir().join(format!("cyrus-mbstore-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&s);
     std::fs::create_dir_all(s.join("run/lock")).unwrap();

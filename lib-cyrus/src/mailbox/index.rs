@@ -356,6 +356,11 @@ impl InternalFlags {
 pub struct Guid(pub [u8; 20]);
 
 impl Guid {
+    /// The GUID Cyrus gives a message: the SHA-1 of its file's bytes.
+    pub fn of(message: &[u8]) -> Guid {
+        Guid(sha1_smol::Sha1::from(message).digest().bytes())
+    }
+
     /// Whether this is the all-zero "no GUID".
     pub fn is_null(&self) -> bool {
         self.0 == [0; 20]
