@@ -9,6 +9,7 @@ pub mod db;
 pub mod dirhash;
 pub mod dlist;
 pub mod error;
+pub mod mboxlist;
 pub mod mboxname;
 pub mod process;
 pub mod prot;
