@@ -8,6 +8,7 @@
 //! history). Reverse-ACL (`A`) records are not maintained yet.
 
 pub mod entry;
+pub mod json;
 pub mod paths;
 
 pub use entry::{Acl, BadEntry, BaseType, FormerName, MbFlags, MbType, MboxEntry};

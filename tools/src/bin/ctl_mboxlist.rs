@@ -1,0 +1,364 @@
+//! `ctl_mboxlist`: dump, undump and check mailboxes.db, with Cyrus 3.6's flags and output.
+//!
+//! `-d [-x] [-y] [-p part]` prints every entry as JSON (`-x` then removes what it printed,
+//! `-y` adds intermediate entries), `-u` stores the entries of such a dump read from stdin,
+//! `-v` compares the list with the mailbox directories on the partitions, `-f` names another
+//! database file. The murder modes (`-m -a -w -i`) and the legacy undump format (`-L`) need
+//! an MUPDATE server or pre-3.0 dumps and are not implemented: they fail with a message.
+
+use cyrus::config::Config;
+use cyrus::mboxlist::json;
+use cyrus::mboxlist::{Include, MailboxList, MboxEntry};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+use std::process::exit;
+use tools::fatal;
+
+/// sysexits.h `EX_TEMPFAIL`.
+const EX_TEMPFAIL: i32 = 75;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    None,
+    Dump,
+    Undump,
+    Populate,
+    Verify,
+}
+
+fn usage() -> ! {
+    eprint!(
+        "DUMP:\n  ctl_mboxlist [-C <alt_config>] -d [-x] [-y] [-p partition] [-f filename]\n\
+         UNDUMP:\n  ctl_mboxlist [-C <alt_config>] -u [-f filename] [-L]    [< mboxlist.dump]\n\
+         MUPDATE populate:\n  ctl_mboxlist [-C <alt_config>] -m [-a] [-w] [-i] [-f filename]\n\
+         VERIFY:\n  ctl_mboxlist [-C <alt_config>] -v [-f filename]\n"
+    );
+    exit(1);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let prog = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "ctl_mboxlist".into());
+    let mut opts = getopts::Options::new();
+    opts.optopt("C", "", "alternate imapd.conf", "FILE");
+    opts.optflag("L", "legacy", "undump the pre-JSON format");
+    opts.optflag("a", "authoritative", "local list is authoritative (-m)");
+    opts.optflag("d", "dump", "dump as JSON");
+    opts.optmulti("f", "filename", "mailboxes.db file", "FILE");
+    opts.optflag("i", "interactive", "ask before deleting (-m)");
+    opts.optflag("m", "sync-mupdate", "sync with MUPDATE");
+    opts.optopt("p", "partition", "only this partition (-d)", "PART");
+    opts.optflag("u", "undump", "undump JSON from stdin");
+    opts.optflag("v", "verify", "check the list against the partitions");
+    opts.optflag("w", "warn-only", "only print what would happen (-m)");
+    opts.optflag("x", "remove-dumped", "delete what was dumped (-d)");
+    opts.optflag(
+        "y",
+        "include-intermediaries",
+        "dump intermediate entries too",
+    );
+    opts.optflag("r", "", "accepted by getopt, not handled");
+    opts.optflag("c", "", "accepted by getopt, not handled");
+    let m = match opts.parse(&args[1..]) {
+        Ok(m) => m,
+        Err(e) => {
+            match e {
+                getopts::Fail::UnrecognizedOption(o) => {
+                    eprintln!("{prog}: invalid option -- '{}'", o.trim_start_matches('-'))
+                }
+                getopts::Fail::ArgumentMissing(o) => eprintln!(
+                    "{prog}: option requires an argument -- '{}'",
+                    o.trim_start_matches('-')
+                ),
+                other => eprintln!("{prog}: {other}"),
+            }
+            usage();
+        }
+    };
+    let files = m.opt_strs("f");
+    if files.len() > 1 || m.opt_present("r") || m.opt_present("c") {
+        usage();
+    }
+    let mut op = Op::None;
+    for (flag, o) in [
+        ("d", Op::Dump),
+        ("u", Op::Undump),
+        ("m", Op::Populate),
+        ("v", Op::Verify),
+    ] {
+        if m.opt_present(flag) {
+            if op != Op::None {
+                usage();
+            }
+            op = o;
+        }
+    }
+    let partition = m.opt_str("p");
+    let purge = m.opt_present("x");
+    let intermediates = m.opt_present("y");
+    if op != Op::Populate && (m.opt_present("a") || m.opt_present("w")) {
+        usage();
+    }
+    if op != Op::Dump && (partition.is_some() || purge || intermediates) {
+        usage();
+    }
+    if op != Op::Undump && m.opt_present("L") {
+        usage();
+    }
+    let config = tools::init(m.opt_str("C").as_deref(), "ctl_mboxlist");
+    if op == Op::None {
+        usage();
+    }
+    let mut list = match MailboxList::open(&config, files.first().map(Path::new)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("DBERROR: opening mailboxes list: {e}");
+            fatal("can't read mailboxes file", EX_TEMPFAIL);
+        }
+    };
+    let result = match op {
+        Op::Dump => dump(&mut list, partition.as_deref(), purge, intermediates),
+        Op::Undump if m.opt_present("L") => {
+            eprintln!("{prog}: -L (legacy dump format) is not supported");
+            exit(1);
+        }
+        Op::Undump => undump(&mut list),
+        Op::Verify => verify(&config, &mut list),
+        Op::Populate => {
+            eprintln!("couldn't connect to mupdate server");
+            exit(1);
+        }
+        Op::None => usage(),
+    };
+    if let Err(e) = result {
+        eprintln!("{prog}: {e}");
+        exit(EX_TEMPFAIL);
+    }
+}
+
+fn io_err(e: io::Error) -> cyrus::Error {
+    cyrus::Error::io("<stdout>", e)
+}
+
+fn dump(
+    list: &mut MailboxList,
+    partition: Option<&str>,
+    purge: bool,
+    intermediates: bool,
+) -> cyrus::Result<()> {
+    let include = Include {
+        deleted: true,
+        intermediate: intermediates,
+        reserved: true,
+    };
+    let entries: Vec<MboxEntry> = list
+        .all(include)?
+        .into_iter()
+        .filter(|e| partition.is_none_or(|p| e.partition.as_deref().unwrap_or("") == p))
+        .collect();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    writeln!(out, "{{").map_err(io_err)?;
+    for (i, e) in entries.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ",\n" };
+        write!(out, "{sep}{}", json::dump_entry(e)).map_err(io_err)?;
+        if purge {
+            list.delete(&e.name)?;
+        }
+    }
+    writeln!(out, "\n}}").map_err(io_err)?;
+    out.flush().map_err(io_err)
+}
+
+fn undump(list: &mut MailboxList) -> cyrus::Result<()> {
+    let mut input = Vec::new();
+    io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| cyrus::Error::io("<stdin>", e))?;
+    let doc = match json::parse(&input) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("parse error at line {}: {}", e.line, e.what);
+            return Ok(());
+        }
+    };
+    let json::Json::Object(members) = doc else {
+        return Ok(());
+    };
+    for (name, value) in &members {
+        let u = json::undump_entry(name, value);
+        for w in &u.warnings {
+            eprintln!("{w}");
+        }
+        if let Some(mut e) = u.entry {
+            e.mtime = cyrus::mboxlist::now();
+            if let Err(err) = list.store(&e) {
+                eprintln!("error storing {name}: {err}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A directory `-v` found while walking a partition.
+struct Found {
+    kind: u8,
+    name: String,
+    part: String,
+    path: String,
+}
+
+const ROOT: u8 = 1;
+const DOMAIN: u8 = 2;
+const MBOX: u8 = 4;
+
+/// Reports entries whose directory is missing and mailbox directories no entry names.
+///
+/// This walks partitions the way Cyrus 3.6.1 does, by name only: `uuid/` directories are
+/// not understood, so with the uuid layout every mailbox is reported as missing, exactly as
+/// Cyrus reports it. Entries and directories are merged in their two sort orders (entries
+/// in mailboxes.db order, directories by byte order of their dotted names), which is also
+/// what Cyrus does.
+fn verify(config: &Config, list: &mut MailboxList) -> cyrus::Result<()> {
+    let mut found: Vec<Found> = Vec::new();
+    let meta_headers = config.bitfield("metapartition_files").contains(&"header");
+    for (key, value) in config.overflow() {
+        let (part, is_meta) = if let Some(p) = key.strip_prefix("partition-") {
+            (p, false)
+        } else if let Some(p) = key.strip_prefix("metapartition-").filter(|_| meta_headers) {
+            (p, true)
+        } else {
+            continue;
+        };
+        match found.iter_mut().find(|f| f.part == part) {
+            Some(f) if is_meta => f.path = value.to_string(),
+            Some(_) => {}
+            None => found.push(Found {
+                kind: ROOT,
+                name: String::new(),
+                part: part.to_string(),
+                path: value.to_string(),
+            }),
+        }
+    }
+    let hashed = config.switch("hashimapspool");
+    let full = config.switch("fulldirhash");
+    let virtdomains = config.string("virtdomains").unwrap_or("off") != "off";
+    let mut i = 0;
+    while i < found.len() {
+        if hashed && found[i].kind & ROOT != 0 {
+            let (first, rest) = if full {
+                ('A', 'B'..='Z')
+            } else {
+                ('a', 'b'..='z')
+            };
+            let base = found[i].path.clone();
+            found[i].path = format!("{base}/{first}");
+            found[i].kind &= !ROOT;
+            let (kind, name, part) = (found[i].kind, found[i].name.clone(), found[i].part.clone());
+            for c in rest {
+                found.push(Found {
+                    kind,
+                    name: name.clone(),
+                    part: part.clone(),
+                    path: format!("{base}/{c}"),
+                });
+            }
+            if virtdomains && kind == 0 {
+                found.push(Found {
+                    kind: DOMAIN | ROOT,
+                    name,
+                    part,
+                    path: format!("{base}/domain"),
+                });
+            }
+        }
+        let Ok(dir) = std::fs::read_dir(&found[i].path) else {
+            i += 1;
+            continue;
+        };
+        let mut children = Vec::new();
+        for ent in dir.flatten() {
+            let d = ent.file_name().to_string_lossy().into_owned();
+            if d.starts_with('.') {
+                continue;
+            }
+            if d == "cyrus.header" {
+                found[i].kind |= MBOX;
+                continue;
+            }
+            let parent = &found[i];
+            if d.contains('.') && parent.kind & DOMAIN == 0 {
+                continue;
+            }
+            let mut name = parent.name.clone();
+            let mut kind = 0;
+            if virtdomains && parent.kind == ROOT && d == "domain" {
+                kind = DOMAIN | ROOT;
+            } else if name.is_empty() && parent.kind & DOMAIN != 0 {
+                name = format!("{d}!");
+                kind = DOMAIN | ROOT;
+            } else {
+                if !name.is_empty() && parent.kind & DOMAIN == 0 {
+                    name.push('.');
+                }
+                name.push_str(&d);
+            }
+            children.push(Found {
+                kind,
+                name,
+                part: parent.part.clone(),
+                path: format!("{}/{d}", parent.path),
+            });
+        }
+        found.extend(children);
+        i += 1;
+    }
+    found.retain(|f| f.kind & MBOX != 0);
+    found.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut idx = 0;
+    let include = Include {
+        deleted: true,
+        intermediate: false,
+        reserved: true,
+    };
+    for e in list.all(include)? {
+        let name = e.name.as_str();
+        loop {
+            let here = found.get(idx);
+            match here.map(|f| name.as_bytes().cmp(f.name.as_bytes())) {
+                Some(std::cmp::Ordering::Greater) => {
+                    if let Some(f) = here {
+                        writeln!(
+                            out,
+                            "'{}' has a directory '{}' but no DB entry",
+                            f.name, f.path
+                        )
+                        .map_err(io_err)?;
+                    }
+                    idx += 1;
+                }
+                Some(std::cmp::Ordering::Equal) => {
+                    idx += 1;
+                    break;
+                }
+                _ => {
+                    let part = e.partition.as_deref().unwrap_or("(null)");
+                    writeln!(
+                        out,
+                        "'{name}' has a DB entry but no directory on partition '{part}'"
+                    )
+                    .map_err(io_err)?;
+                    break;
+                }
+            }
+        }
+    }
+    out.flush().map_err(io_err)
+}
