@@ -153,8 +153,7 @@ fn parse_args(args: &[String]) -> (Option<String>, Opts, Vec<String>) {
             free.push(a.clone());
             continue;
         };
-        let mut rest = flags.iter().enumerate();
-        while let Some((i, &c)) = rest.next() {
+        for (i, &c) in flags.iter().enumerate() {
             let set_sel = |sel: &mut Option<Sel>, s| {
                 if sel.is_some() {
                     usage(Some("Duplicate selectors given"));
