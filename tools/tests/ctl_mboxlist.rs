@@ -212,7 +212,10 @@ fn verify_matches_debian_on_legacy_dirs() {
     }
     let mine = out(ours(), &s, &["-v"], b"");
     assert!(mine.contains("'user.stray' has a directory"), "{mine}");
-    assert!(mine.contains("'user.zed' has a DB entry but no directory"), "{mine}");
+    assert!(
+        mine.contains("'user.zed' has a DB entry but no directory"),
+        "{mine}"
+    );
     assert_eq!(mine, out(&deb, &s, &["-v"], b""));
 }
 

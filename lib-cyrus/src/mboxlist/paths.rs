@@ -75,7 +75,8 @@ pub fn legacy_dir(root: &Path, entry: &MboxEntry, config: &Config) -> PathBuf {
     let comps: Vec<&str> = rest.split('.').collect();
     if hashed {
         let key = comps.get(1).or(comps.first()).copied().unwrap_or("");
-        p.push(hash_char(key, config));
+        // The hash sees the literal name, where `^` is a dot (and fulldirhash stops at it).
+        p.push(hash_char(&key.replace('^', "."), config));
     }
     for c in comps {
         p.push(c);
@@ -148,6 +149,11 @@ pub fn sieve_dir(config: &Config, name: &MbName, inbox: Option<&MboxEntry>) -> O
     let inbox = inbox?;
     if let Some(d) = uses_uuid(Some(inbox)).and_then(|id| uuid_dir(&base, id)) {
         return Some(d);
+    }
+    // Without virtual domains the whole userid names the directory, domain and all.
+    if config.string("virtdomains").unwrap_or("off") == "off" {
+        let user = name.userid().unwrap_or_else(|| local.clone());
+        return Some(base.join(hash_char(&user, config)).join(user));
     }
     Some(
         domain_base(&base, name.domain.as_deref(), config)

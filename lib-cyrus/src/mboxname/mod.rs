@@ -306,9 +306,13 @@ impl Namespace {
 
     /// An external component as literal text (the dbname form).
     fn comp_from_external(&self, c: &str) -> String {
-        // With `/` the separator, `.` is ordinary text and `^` was its internal spelling;
-        // with `.` the separator, `^` is how a literal dot is typed.
-        c.replace('^', ".")
+        // With `.` the separator, `^` is how a literal dot is typed; with `/` the text is
+        // taken as it is (Cyrus keeps a typed `^`, which then reads back as a dot).
+        if self.sep == '.' {
+            c.replace('^', ".")
+        } else {
+            c.to_string()
+        }
     }
 
     /// A literal component written for this namespace.
@@ -381,14 +385,15 @@ impl MbName {
         MbName::from_internal(&name.to_internal(), deletedprefix)
     }
 
-    /// The INBOX of `userid` (`bob`, `bob@example.com`).
+    /// The INBOX of `userid` (`bob`, `bob@example.com`; a default domain is dropped).
     pub fn from_userid(userid: &str, ns: &Namespace) -> Result<MbName, BadName> {
         if userid.is_empty() || userid.chars().any(|c| c.is_control()) {
             return Err(BadName::new(userid, "bad userid"));
         }
-        let (local, dom) = match (ns.virtdomains, userid.rsplit_once('@')) {
-            (VirtDomains::Off, _) | (_, None) => (userid, None),
-            (_, Some((l, d))) => (l, Some(d)),
+        // Cyrus splits a userid at its last `@` whatever `virtdomains` says.
+        let (local, dom) = match userid.rsplit_once('@') {
+            None => (userid, None),
+            Some((l, d)) => (l, Some(d)),
         };
         if local.is_empty() {
             return Err(BadName::new(userid, "empty localpart"));

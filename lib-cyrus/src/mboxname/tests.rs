@@ -74,7 +74,7 @@ fn userids() {
     assert_eq!(m.to_internal("DELETED").unwrap().as_str(), "user.bob");
     let off = ns('/', false, false, VirtDomains::Off);
     let m = MbName::from_userid("a.b@x.org", &off).unwrap();
-    assert_eq!(m.to_internal("DELETED").unwrap().as_str(), "user.a^b@x^org");
+    assert_eq!(m.to_internal("DELETED").unwrap().as_str(), "x.org!user.a^b");
     assert!(MbName::from_userid("@x", &n).is_err());
 }
 
