@@ -258,3 +258,26 @@ fn library_writes_read_by_debian() {
          1795318800 C 5 F 5 T e P default)))"
     ));
 }
+
+/// `-u -L` reads the pre-3.0 line format as Debian's does, odd lines included.
+#[test]
+fn legacy_undump_writes_what_debian_writes() {
+    let Some(deb) = debian("ctl_mboxlist") else {
+        return;
+    };
+    let input = "user.a\t0 default a\tlrs\tb\tr\t>uid1 5 7 9 11 \\Sent\n\
+                 user.b\t1 srv!default >uid2 5 7 9 11\n\
+                 user.c\t144 default x\tl\t\n\
+                 user.d\n\
+                 user.e\t0 p  \tanyone\tlr\t>u5 1\n";
+    let ours_s = instance("legacy-ours", false);
+    let deb_s = instance("legacy-debian", false);
+    let o = run(ours(), &ours_s.conf, &[a("-u"), a("-L")], input.as_bytes());
+    let d = run(&deb, &deb_s.conf, &[a("-u"), a("-L")], input.as_bytes());
+    assert_eq!(o.status.code(), d.status.code());
+    assert_eq!(o.stderr, d.stderr);
+    assert_eq!(dbtool_show(&ours_s), dbtool_show(&deb_s));
+    assert!(dbtool_show(&ours_s)
+        .unwrap()
+        .contains("Nuser\u{1f}c\t%(T edr P default"));
+}

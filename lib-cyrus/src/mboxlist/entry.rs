@@ -116,6 +116,24 @@ impl MbType {
         t
     }
 
+    /// The type from Cyrus's numeric form: base type in the low four bits, flags above.
+    pub fn from_bits(bits: u32) -> MbType {
+        let base = match bits & 0x0f {
+            1 => BaseType::Netnews,
+            2 => BaseType::Submission,
+            3 => BaseType::PushSubscription,
+            5 => BaseType::Sieve,
+            8 => BaseType::Collection,
+            9 => BaseType::Calendar,
+            10 => BaseType::Addressbook,
+            _ => BaseType::Email,
+        };
+        MbType {
+            base,
+            flags: MbFlags(bits & !0x0f),
+        }
+    }
+
     /// Whether flag `bit` (an `MbFlags` constant) is set.
     pub fn has(&self, bit: u32) -> bool {
         self.flags.0 & bit != 0
@@ -444,10 +462,7 @@ fn parse_old_text(mut e: MboxEntry, value: &[u8]) -> Result<MboxEntry, BadEntry>
         .split_once(' ')
         .ok_or_else(|| bad("old value: no type"))?;
     let t: u32 = t.parse().map_err(|_| bad("old value: bad type"))?;
-    e.mbtype = MbType {
-        base: BaseType::Email,
-        flags: MbFlags(t & !0x0f),
-    };
+    e.mbtype = MbType::from_bits(t);
     let (part, acl) = rest.split_once(' ').unwrap_or((rest, ""));
     match part.split_once('!') {
         Some((s, p)) => {

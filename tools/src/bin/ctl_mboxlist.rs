@@ -3,12 +3,13 @@
 //! `-d [-x] [-y] [-p part]` prints every entry as JSON (`-x` then removes what it printed,
 //! `-y` adds intermediate entries), `-u` stores the entries of such a dump read from stdin,
 //! `-v` compares the list with the mailbox directories on the partitions, `-f` names another
-//! database file. The murder modes (`-m -a -w -i`) and the legacy undump format (`-L`) need
-//! an MUPDATE server or pre-3.0 dumps and are not implemented: they fail with a message.
+//! database file, `-u -L` reads the line format of Cyrus before 3.0. The murder modes
+//! (`-m -a -w -i`) need an MUPDATE server and are not implemented: they fail with a message.
 
 use cyrus::config::Config;
 use cyrus::mboxlist::json;
-use cyrus::mboxlist::{Include, MailboxList, MboxEntry};
+use cyrus::mboxlist::{Acl, Include, MailboxList, MbType, MboxEntry};
+use cyrus::mboxname::InternalName;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 use std::process::exit;
@@ -121,10 +122,7 @@ fn main() {
     };
     let result = match op {
         Op::Dump => dump(&mut list, partition.as_deref(), purge, intermediates),
-        Op::Undump if m.opt_present("L") => {
-            eprintln!("{prog}: -L (legacy dump format) is not supported");
-            exit(1);
-        }
+        Op::Undump if m.opt_present("L") => undump_legacy(&mut list),
         Op::Undump => undump(&mut list),
         Op::Verify => verify(&config, &mut list),
         Op::Populate => {
@@ -203,6 +201,167 @@ fn undump(list: &mut MailboxList) -> cyrus::Result<()> {
     Ok(())
 }
 
+/// A cursor over one line of the legacy dump, read the way `sscanf` reads it.
+struct Scan<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn ws(&mut self) {
+        while self.b.get(self.pos).is_some_and(u8::is_ascii_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    /// `%[^stop]`: one or more bytes up to `stop`.
+    fn until(&mut self, stop: u8) -> Option<&'a [u8]> {
+        let start = self.pos;
+        while self.b.get(self.pos).is_some_and(|&c| c != stop) {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.b[start..self.pos])
+    }
+
+    /// `%s`: skips white space, then one or more other bytes.
+    fn word(&mut self) -> Option<&'a [u8]> {
+        self.ws();
+        let start = self.pos;
+        while self
+            .b
+            .get(self.pos)
+            .is_some_and(|c| !c.is_ascii_whitespace())
+        {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.b[start..self.pos])
+    }
+
+    /// `%d` / `%u`: skips white space, then an optionally signed decimal number.
+    fn int(&mut self) -> Option<i64> {
+        self.ws();
+        let start = self.pos;
+        if matches!(self.b.get(self.pos), Some(b'-' | b'+')) {
+            self.pos += 1;
+        }
+        while self.b.get(self.pos).is_some_and(u8::is_ascii_digit) {
+            self.pos += 1;
+        }
+        let s = std::str::from_utf8(&self.b[start..self.pos]).ok()?;
+        let v = s.parse::<i64>().ok();
+        if v.is_none() {
+            self.pos = start;
+        }
+        v
+    }
+
+    fn lit(&mut self, c: u8) -> Option<()> {
+        (self.b.get(self.pos) == Some(&c)).then(|| self.pos += 1)
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The fields of one legacy line:
+/// `name TAB type partition acl>uniqueid mtime uidvalidity foldermodseq createdmodseq specialuse`
+/// (the ACL may be missing). Reading stops at the first field that does not match, leaving
+/// the rest unset, as `sscanf` does.
+fn scan_legacy(line: &[u8], with_acl: bool) -> (Option<String>, MboxEntryFields) {
+    let mut f = MboxEntryFields::default();
+    let mut s = Scan { b: line, pos: 0 };
+    let Some(name) = s.until(b'\t') else {
+        return (None, f);
+    };
+    let name = text(name);
+    s.ws();
+    let _ = (|| {
+        f.mbtype = Some(s.int()?);
+        f.partition = Some(text(s.word()?));
+        s.ws();
+        if with_acl {
+            f.acl = Some(text(s.until(b'>')?));
+        }
+        s.lit(b'>')?;
+        f.uniqueid = Some(text(s.word()?));
+        f.mtime = s.int()?;
+        f.uidvalidity = s.int()?;
+        f.foldermodseq = s.int()?;
+        f.createdmodseq = s.int()?;
+        f.specialuse = Some(text(s.until(b'\n')?));
+        Some(())
+    })();
+    (Some(name), f)
+}
+
+#[derive(Default)]
+struct MboxEntryFields {
+    mbtype: Option<i64>,
+    partition: Option<String>,
+    acl: Option<String>,
+    uniqueid: Option<String>,
+    mtime: i64,
+    uidvalidity: i64,
+    foldermodseq: i64,
+    createdmodseq: i64,
+    specialuse: Option<String>,
+}
+
+/// `-u -L`: stores the entries of a pre-3.0 line dump read from stdin.
+fn undump_legacy(list: &mut MailboxList) -> cyrus::Result<()> {
+    let mut input = Vec::new();
+    io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| cyrus::Error::io("<stdin>", e))?;
+    for (n, line) in input.split_inclusive(|&b| b == b'\n').enumerate() {
+        let line_no = n + 1;
+        let (name, mut f) = scan_legacy(line, true);
+        if f.acl.is_none() {
+            // Entries without an ACL (calendar and addressbook homes) have no ACL field.
+            f = scan_legacy(line, false).1;
+        }
+        let Some(part) = f.partition.take() else {
+            eprintln!("line {line_no}: no partition found");
+            continue;
+        };
+        let name = name.unwrap_or_default();
+        if name.len() >= 1024 {
+            eprintln!("line {line_no}: mailbox name too long");
+            continue;
+        }
+        let (server, part) = match part.split_once('!') {
+            Some((s, p)) => (Some(s.to_string()), p.to_string()),
+            None => (None, part),
+        };
+        if part.len() >= 64 {
+            eprintln!("line {line_no}: partition name too long");
+            continue;
+        }
+        let Ok(iname) = InternalName::new(name.as_str()) else {
+            eprintln!("line {line_no}: bad mailbox name");
+            continue;
+        };
+        let mut e = MboxEntry::new(iname);
+        e.mbtype = MbType::from_bits(f.mbtype.unwrap_or(0) as u32);
+        e.partition = Some(part);
+        e.server = server;
+        e.acl = f.acl.as_deref().map(Acl::from_tabbed);
+        e.uniqueid = f.uniqueid;
+        e.uidvalidity = f.uidvalidity as u32;
+        e.foldermodseq = f.foldermodseq.max(0) as u64;
+        e.createdmodseq = f.createdmodseq.max(0) as u64;
+        e.legacy_specialuse = f.specialuse;
+        e.mtime = cyrus::mboxlist::now();
+        let _ = f.mtime;
+        if let Err(err) = list.store(&e) {
+            eprintln!("error storing {name}: {err}");
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// A directory `-v` found while walking a partition.
 struct Found {
     kind: u8,
@@ -276,7 +435,12 @@ fn verify(config: &Config, list: &mut MailboxList) -> cyrus::Result<()> {
                 });
             }
         }
-        let Ok(dir) = std::fs::read_dir(&found[i].path) else {
+        // A symlink loop must not grow the walk forever.
+        let too_deep = found[i].path.matches('/').count() > 256;
+        let Ok(dir) = std::fs::read_dir(&found[i].path)
+            .map_err(|_| ())
+            .and_then(|d| if too_deep { Err(()) } else { Ok(d) })
+        else {
             i += 1;
             continue;
         };
