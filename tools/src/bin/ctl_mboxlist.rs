@@ -437,10 +437,12 @@ fn verify(config: &Config, list: &mut MailboxList) -> cyrus::Result<()> {
         }
         // A symlink loop must not grow the walk forever.
         let too_deep = found[i].path.matches('/').count() > 256;
-        let Ok(dir) = std::fs::read_dir(&found[i].path)
-            .map_err(|_| ())
-            .and_then(|d| if too_deep { Err(()) } else { Ok(d) })
-        else {
+        let dir = if too_deep {
+            None
+        } else {
+            std::fs::read_dir(&found[i].path).ok()
+        };
+        let Some(dir) = dir else {
             i += 1;
             continue;
         };
