@@ -31,6 +31,17 @@ pub enum Opt {
 /// Parses `args` (without the program name) against a getopt string such as `"C:crx"`,
 /// returning the options in order and the remaining operands; `prog` prefixes the messages.
 pub fn getopt(prog: &str, args: &[String], spec: &str) -> (Vec<Opt>, Vec<String>) {
+    getopt_long(prog, args, spec, &[])
+}
+
+/// [`getopt`] with `--name`, `--name=value` and `--name value` long options, each naming
+/// the short option it stands for, as glibc's `getopt_long` does (exact names only).
+pub fn getopt_long(
+    prog: &str,
+    args: &[String],
+    spec: &str,
+    long: &[(&str, char)],
+) -> (Vec<Opt>, Vec<String>) {
     let takes_arg = |c: char| -> Option<bool> {
         let at = spec.find(c)?;
         Some(spec[at + c.len_utf8()..].starts_with(':'))
@@ -47,6 +58,33 @@ pub fn getopt(prog: &str, args: &[String], spec: &str) -> (Vec<Opt>, Vec<String>
         }
         if arg.len() < 2 || !arg.starts_with('-') {
             operands.push(arg.clone());
+            continue;
+        }
+        // Plain getopt(3) reads "--name" as a cluster of short options; only getopt_long
+        // knows long names.
+        if let Some(body) = arg.strip_prefix("--").filter(|_| !long.is_empty()) {
+            let (name, inline) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (body, None),
+            };
+            let Some(&(_, c)) = long.iter().find(|(n, _)| *n == name) else {
+                opts.push(Opt::Bad(format!("{prog}: unrecognized option '--{name}'")));
+                continue;
+            };
+            match (takes_arg(c) == Some(true), inline) {
+                (true, Some(v)) => opts.push(Opt::Arg(c, v)),
+                (true, None) if i < args.len() => {
+                    opts.push(Opt::Arg(c, args[i].clone()));
+                    i += 1;
+                }
+                (true, None) => opts.push(Opt::Bad(format!(
+                    "{prog}: option '--{name}' requires an argument"
+                ))),
+                (false, None) => opts.push(Opt::Flag(c)),
+                (false, Some(_)) => opts.push(Opt::Bad(format!(
+                    "{prog}: option '--{name}' doesn't allow an argument"
+                ))),
+            }
             continue;
         }
         let cluster: Vec<char> = arg[1..].chars().collect();
@@ -190,6 +228,38 @@ mod tests {
             assert_eq!(&o, opts, "{args:?}");
             assert_eq!(r, rest.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn getopt_long_like_glibc() {
+        let args: Vec<String> = [
+            "--dump",
+            "--filename=x",
+            "--partition",
+            "p",
+            "--nope",
+            "--dump=1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (o, r) = getopt_long(
+            "p",
+            &args,
+            "df:p:",
+            &[("dump", 'd'), ("filename", 'f'), ("partition", 'p')],
+        );
+        assert_eq!(
+            o,
+            vec![
+                Opt::Flag('d'),
+                Opt::Arg('f', "x".into()),
+                Opt::Arg('p', "p".into()),
+                Opt::Bad("p: unrecognized option '--nope'".into()),
+                Opt::Bad("p: option '--dump' doesn't allow an argument".into()),
+            ]
+        );
+        assert!(r.is_empty());
     }
 
     #[test]
