@@ -9,5 +9,7 @@ pub mod db;
 pub mod error;
 pub mod process;
 pub mod prot;
+pub mod service;
+pub mod syslog;
 
 pub use error::{Error, Result};
