@@ -77,10 +77,16 @@ pub fn ident_for(config: Option<&Config>, name: &str) -> String {
 /// Opens the log with `ident` and `facility`, logging the pid with every line. Only the
 /// first call of a process takes effect.
 pub fn open(ident: &str, facility: libc::c_int) {
+    open_with(ident, facility, false);
+}
+
+/// As [`open`]; with `also_stderr`, syslog(3) copies every line to stderr too (`LOG_PERROR`).
+pub fn open_with(ident: &str, facility: libc::c_int, also_stderr: bool) {
     let c = CString::new(ident.replace('\0', "")).unwrap_or_default();
     let stored = IDENT.get_or_init(|| c);
+    let flags = libc::LOG_PID | if also_stderr { libc::LOG_PERROR } else { 0 };
     // SAFETY: `stored` lives in a static for the rest of the process, as openlog requires.
-    unsafe { libc::openlog(stored.as_ptr(), libc::LOG_PID, facility) };
+    unsafe { libc::openlog(stored.as_ptr(), flags, facility) };
 }
 
 /// Logs one line at `level`.
