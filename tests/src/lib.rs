@@ -356,3 +356,158 @@ pub fn echo_once(port: u16) -> u32 {
     assert_eq!(c.line(), "", "connection closes after QUIT");
     pid
 }
+
+/// The reference data recorded from Debian's Cyrus 3.6 (spool, configs, transcripts).
+pub fn reference_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/cyrus-3.6")
+}
+
+/// Password of every user in a reference instance's sasldb.
+pub const REF_PASSWORD: &str = "secret";
+
+/// Fills `dir` as `cyrus-ref/start` does with `CYRUS_REF_SEED`: a copy of the reference
+/// spool, the reference imapd.conf with `@INSTANCE@` replaced, and a sasldb with users admin,
+/// alice and bob. Returns the imapd.conf path; `None` (with a note) when something needed is
+/// missing, so the caller can skip.
+pub fn reference_instance(dir: &Scratch) -> Option<PathBuf> {
+    let refdir = reference_dir();
+    let spool = refdir.join("spool");
+    if !spool.join("config").is_dir() || !spool.join("partition-default").is_dir() {
+        eprintln!("skipped: no reference spool at {}", spool.display());
+        return None;
+    }
+    if !Path::new("/usr/sbin/saslpasswd2").exists() {
+        eprintln!("skipped: saslpasswd2 (sasl2-bin) is not installed");
+        return None;
+    }
+    let root = dir.path();
+    for d in [
+        "etc",
+        "conf/sieve",
+        "conf/socket",
+        "spool",
+        "news",
+        "newsspool",
+        "log",
+        "run/proc",
+        "run/lock",
+    ] {
+        std::fs::create_dir_all(root.join(d)).ok()?;
+    }
+    let text = std::fs::read_to_string(refdir.join("imapd.conf")).ok()?;
+    let conf = dir.write(
+        "etc/imapd.conf",
+        &text.replace("@INSTANCE@", &root.to_string_lossy()),
+    );
+    let copy = |from: &Path, to: &Path| {
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", from.display()))
+            .arg(to)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !copy(&spool.join("config"), &root.join("conf"))
+        || !copy(&spool.join("partition-default"), &root.join("spool"))
+    {
+        eprintln!("skipped: copying the reference spool failed");
+        return None;
+    }
+    // The shared reference copy is read-only; Cyrus needs to write its databases.
+    let _ = Command::new("chmod")
+        .args(["-R", "u+rwX"])
+        .arg(root.join("conf"))
+        .arg(root.join("spool"))
+        .status();
+    let sasldb = root.join("etc/sasldb2");
+    for user in ["admin", "alice", "bob"] {
+        let mut child = Command::new("/usr/sbin/saslpasswd2")
+            .args(["-p", "-c", "-f"])
+            .arg(&sasldb)
+            .args(["-u", "cyrus-ref", user])
+            .stdin(Stdio::piped())
+            .spawn()
+            .ok()?;
+        child
+            .stdin
+            .take()?
+            .write_all(REF_PASSWORD.as_bytes())
+            .ok()?;
+        if !child.wait().ok()?.success() {
+            eprintln!("skipped: saslpasswd2 failed");
+            return None;
+        }
+    }
+    dir.give_to_cyrus();
+    set_mode(root, 0o750);
+    set_mode(&sasldb, 0o640);
+    Some(conf)
+}
+
+/// Debian's `imapd`: installed, or taken out of the cyrus-imapd .deb of the installed Cyrus
+/// version with `apt-get download` (as `cyrus-ref/start` does) and kept under
+/// `target/cyrus-debs/`. `None` when neither works (no network, no dpkg).
+pub fn debian_imapd() -> Option<PathBuf> {
+    if let Some(p) = debian_bin("imapd") {
+        return Some(p);
+    }
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", "cyrus-common"])
+        .output()
+        .ok()?;
+    let version = String::from_utf8(out.stdout).ok()?;
+    if !out.status.success() || version.is_empty() {
+        return None;
+    }
+    let cache = target_dir()
+        .parent()?
+        .join("cyrus-debs")
+        .join(format!("cyrus-imapd-{version}"));
+    let imapd = cache.join("imapd");
+    if imapd.exists() {
+        return Some(imapd);
+    }
+    let work = cache.with_extension("tmp");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).ok()?;
+    // apt's download sandbox user must be able to write here.
+    set_mode(&work, 0o777);
+    let got = Command::new("apt-get")
+        .current_dir(&work)
+        .args(["download", "-q"])
+        .arg(format!("cyrus-imapd={version}"))
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    let deb = std::fs::read_dir(&work)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"));
+    let (true, Some(deb)) = (got, deb) else {
+        eprintln!("note: could not download cyrus-imapd={version}");
+        return None;
+    };
+    let x = work.join("x");
+    let ok = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(&x)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        return None;
+    }
+    std::fs::create_dir_all(&cache).ok()?;
+    for name in ["imapd", "idled"] {
+        std::fs::copy(x.join("usr/lib/cyrus/bin").join(name), cache.join(name)).ok()?;
+        set_mode(&cache.join(name), 0o755);
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Some(imapd)
+}
