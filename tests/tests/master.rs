@@ -323,3 +323,71 @@ fn debian_master_runs_our_worker() {
     c.send("QUIT");
     assert_eq!(c.line(), "+OK bye");
 }
+
+#[test]
+fn maxforkrate_holds_under_a_connection_storm() {
+    let port = free_port();
+    let mut inst = Instance::new("forkrate", "");
+    let conf = format!(
+        "SERVICES {{\n  echo cmd=\"{}\" listen=\"127.0.0.1:{port}\" prefork=0 maxforkrate=2\n}}\n",
+        inst.echo_cmd("")
+    );
+    inst.cyrus_conf = inst.dir.write("cyrus.conf", &conf);
+    let _m = inst.ours();
+    // Eight clients at once, each holding its worker: master may fork only two per second,
+    // so eight forks span three seconds at least; allow a second of start-up skew
+    // between the first and the last worker.
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                let g = c.line();
+                let at = std::time::Instant::now();
+                (c, g, at)
+            })
+        })
+        .collect();
+    let mut done: Vec<_> = clients
+        .into_iter()
+        .map(|t| t.join().expect("client thread"))
+        .collect();
+    for (_, g, _) in &done {
+        assert!(g.starts_with("+OK echo"), "{g}");
+    }
+    done.sort_by_key(|(_, _, at)| *at);
+    let spread = done[7].2 - done[0].2;
+    assert!(
+        spread >= Duration::from_millis(2000),
+        "8 forks at maxforkrate=2 took only {spread:?}"
+    );
+    for (c, _, _) in &mut done {
+        c.send("QUIT");
+    }
+}
+
+#[test]
+fn daemon_is_restarted() {
+    let inst0 = Instance::new("daemon", "");
+    let script = inst0.dir.script("idler", "exec sleep 600");
+    let mut inst = inst0;
+    inst.cyrus_conf = inst.dir.write(
+        "cyrus.conf",
+        &format!("DAEMON {{\n  idler cmd=\"{}\"\n}}\n", script.display()),
+    );
+    inst.dir.give_to_cyrus();
+    let mut m = inst.ours();
+    let first = wait_for("the daemon to start", SOON, || {
+        children_of(m.pid())
+            .into_iter()
+            .find(|p| cmdline(*p).contains("sleep"))
+    });
+    signal(first, libc::SIGKILL);
+    let second = wait_for("the daemon to be restarted", SOON, || {
+        children_of(m.pid())
+            .into_iter()
+            .find(|p| *p != first && cmdline(*p).contains("sleep"))
+    });
+    assert!(std::fs::read_to_string(format!("/proc/{second}/environ"))
+        .unwrap_or_default()
+        .contains("CYRUS_ISDAEMON=1"));
+}
