@@ -375,7 +375,7 @@ fn daemon_is_restarted() {
         &format!("DAEMON {{\n  idler cmd=\"{}\"\n}}\n", script.display()),
     );
     inst.dir.give_to_cyrus();
-    let mut m = inst.ours();
+    let m = inst.ours();
     let first = wait_for("the daemon to start", SOON, || {
         children_of(m.pid())
             .into_iter()
