@@ -391,3 +391,24 @@ fn daemon_is_restarted() {
         .unwrap_or_default()
         .contains("CYRUS_ISDAEMON=1"));
 }
+
+#[test]
+fn idle_worker_leaves_after_its_reuse_timeout() {
+    let port = free_port();
+    let mut inst = Instance::new("reuse", "");
+    let conf = format!(
+        "SERVICES {{\n  echo cmd=\"{}\" listen=\"127.0.0.1:{port}\" prefork=0\n}}\n",
+        inst.echo_cmd("-T 1")
+    );
+    inst.cyrus_conf = inst.dir.write("cyrus.conf", &conf);
+    let mut m = inst.ours();
+    let pid = echo_once(port);
+    // -T 1 means an idle wait of one to two seconds once a worker has served somebody.
+    wait_for("the used worker to time out", SOON, || {
+        (!alive(pid)).then_some(())
+    });
+    wait_for("no workers left (prefork=0)", SOON, || {
+        m.workers("cyrus_echo_worker").is_empty().then_some(())
+    });
+    echo_once(port);
+}
