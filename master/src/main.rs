@@ -250,7 +250,7 @@ fn main() {
     supervisor::run_start(&conf, &user);
 
     let backlog = opts.backlog.unwrap_or(32);
-    let mut sup = match supervisor::Supervisor::new(&conf, &conf_path, backlog) {
+    let mut sup = match supervisor::Supervisor::new(&conf, &conf_path, backlog, &user) {
         Ok(s) => s,
         Err(e) => fatal(EX_OSERR, &format!("can't set up signal handling: {e}")),
     };

@@ -99,6 +99,8 @@ struct Daemon {
 pub struct Supervisor {
     conf_path: PathBuf,
     backlog: i32,
+    /// Who children run as while master itself is still root (wait-daemons).
+    user: String,
     listeners: Vec<Listener>,
     children: HashMap<i32, Child>,
     events: Vec<Event>,
@@ -241,12 +243,19 @@ fn bind_service(entry: &ServiceEntry, backlog: i32) -> Vec<OwnedFd> {
 }
 
 impl Supervisor {
-    /// Binds the SERVICES of `conf` (call while still root, for privileged ports).
-    pub fn new(conf: &MasterConf, conf_path: &Path, backlog: i32) -> std::io::Result<Supervisor> {
+    /// Starts the wait-daemons of `conf` (each must say `ok` before the next), then binds its
+    /// SERVICES (call while still root, for privileged ports). Children run as `user`.
+    pub fn new(
+        conf: &MasterConf,
+        conf_path: &Path,
+        backlog: i32,
+        user: &str,
+    ) -> std::io::Result<Supervisor> {
         let signals = sys::signal_pipe()?;
         let mut s = Supervisor {
             conf_path: conf_path.to_path_buf(),
             backlog,
+            user: user.to_string(),
             listeners: Vec::new(),
             children: HashMap::new(),
             events: Vec::new(),
@@ -254,10 +263,23 @@ impl Supervisor {
             signals,
             shutdown_deadline: None,
         };
+        for entry in conf.daemons.iter().filter(|d| d.wait) {
+            s.add_daemon(entry);
+        }
         for entry in &conf.services {
             s.add_service(entry);
         }
         Ok(s)
+    }
+
+    fn add_daemon(&mut self, entry: &DaemonEntry) {
+        self.daemons.push(Daemon {
+            entry: entry.clone(),
+            pid: None,
+            restart_at: None,
+            enabled: true,
+        });
+        self.spawn_daemon(self.daemons.len() - 1);
     }
 
     fn add_service(&mut self, entry: &ServiceEntry) {
@@ -305,18 +327,11 @@ impl Supervisor {
         }
     }
 
-    /// Reads EVENTS and DAEMON entries of `conf` and starts the daemons.
+    /// Reads the EVENTS of `conf` and starts its other DAEMON entries.
     pub fn start_events_and_daemons(&mut self, conf: &MasterConf) {
         self.set_events(conf);
-        for entry in &conf.daemons {
-            self.daemons.push(Daemon {
-                entry: entry.clone(),
-                pid: None,
-                restart_at: None,
-                enabled: true,
-            });
-            let i = self.daemons.len() - 1;
-            self.spawn_daemon(i);
+        for entry in conf.daemons.iter().filter(|d| !d.wait) {
+            self.add_daemon(entry);
         }
     }
 
@@ -417,7 +432,7 @@ impl Supervisor {
             ("CYRUS_SERVICE", d.entry.name.clone()),
         ];
         let exec = match Exec::new(&path.to_string_lossy(), &d.entry.cmd, &env) {
-            Ok(e) => e.maxfds(d.entry.maxfds),
+            Ok(e) => e.maxfds(d.entry.maxfds).run_as(&self.user),
             Err(e) => {
                 log(Level::Err, &format!("daemon {}: {e}", d.entry.name));
                 d.enabled = false;

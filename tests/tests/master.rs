@@ -412,3 +412,59 @@ fn idle_worker_leaves_after_its_reuse_timeout() {
     });
     echo_once(port);
 }
+
+#[test]
+fn sigterm_kills_what_ignores_it_after_the_grace_period() {
+    let inst0 = Instance::new("stubborn", "");
+    // The shell ignores SIGTERM, and so does the `sleep` it runs (ignored signals survive exec).
+    let script = inst0
+        .dir
+        .script("stubborn", "trap '' TERM\nwhile :; do sleep 1; done");
+    let mut inst = inst0;
+    inst.cyrus_conf = inst.dir.write(
+        "cyrus.conf",
+        &format!("DAEMON {{\n  stubborn cmd=\"{}\"\n}}\n", script.display()),
+    );
+    inst.dir.give_to_cyrus();
+    let mut m = inst.ours();
+    let daemon = wait_for("the daemon to start", SOON, || {
+        children_of(m.pid())
+            .into_iter()
+            .find(|p| cmdline(*p).contains("stubborn"))
+    });
+    signal(m.pid(), libc::SIGTERM);
+    let status = m.wait_exit(Duration::from_secs(60));
+    assert!(status.success(), "{status:?}");
+    assert!(!alive(daemon), "the daemon outlived master");
+}
+
+#[test]
+fn wait_daemon_says_ok_before_services_listen() {
+    let port = free_port();
+    let inst0 = Instance::new("waitd", "");
+    let dir = inst0.dir.path().to_path_buf();
+    let script = inst0.dir.script(
+        "waiter",
+        &format!(
+            "if python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=2)' 2>/dev/null; \
+             then echo open > {d}/waiter.out; else echo closed > {d}/waiter.out; fi\n\
+             printf 'ok\\r\\n' >&3\nexec sleep 600",
+            d = dir.display()
+        ),
+    );
+    let mut inst = inst0;
+    inst.cyrus_conf = inst.dir.write(
+        "cyrus.conf",
+        &format!(
+            "SERVICES {{\n  echo cmd=\"{}\" listen=\"127.0.0.1:{port}\"\n}}\nDAEMON {{\n  waiter cmd=\"{}\" wait=y\n}}\n",
+            inst.echo_cmd(""),
+            script.display()
+        ),
+    );
+    inst.dir.give_to_cyrus();
+    let _m = inst.ours();
+    echo_once(port);
+    let seen = std::fs::read_to_string(dir.join("waiter.out")).expect("wait-daemon ran");
+    assert_eq!(seen.trim(), "closed", "a wait-daemon runs before listeners");
+    assert!(!inst.log().contains("did not write"), "{}", inst.log());
+}
