@@ -33,8 +33,8 @@ struct Listener {
     entry: ServiceEntry,
     id: i32,
     socket: Option<OwnedFd>,
-    status_r: OwnedFd,
-    status_w: OwnedFd,
+    /// The status pipe; `None` once a removed listener's last worker is gone.
+    status: Option<(OwnedFd, OwnedFd)>,
     /// Still in cyrus.conf and usable (Cyrus: `exec != NULL`).
     enabled: bool,
     ready: i32,
@@ -314,8 +314,7 @@ impl Supervisor {
                 entry: entry.clone(),
                 id: id as i32,
                 socket: Some(socket),
-                status_r,
-                status_w,
+                status: Some((status_r, status_w)),
                 enabled: true,
                 ready: 0,
                 active: 0,
@@ -390,8 +389,11 @@ impl Supervisor {
             }
         };
         let sock = l.socket.as_ref().map_or(-1, |s| s.as_raw_fd());
+        let Some(status_w) = l.status.as_ref().map(|(_, w)| w.as_raw_fd()) else {
+            return false;
+        };
         let exec = exec
-            .dup(l.status_w.as_raw_fd(), STATUS_FD)
+            .dup(status_w, STATUS_FD)
             .dup(sock, LISTEN_FD)
             .maxfds(l.entry.maxfds);
         match exec.spawn() {
@@ -587,7 +589,13 @@ impl Supervisor {
     fn read_status(&mut self, i: usize) {
         let mut buf = [0u8; 8 * 128];
         loop {
-            let fd = self.listeners[i].status_r.as_raw_fd();
+            let Some(fd) = self.listeners[i]
+                .status
+                .as_ref()
+                .map(|(r, _)| r.as_raw_fd())
+            else {
+                return;
+            };
             let n = match sys::read_available(fd, &mut buf) {
                 Ok(0) => return,
                 Ok(n) => n,
@@ -797,12 +805,14 @@ impl Supervisor {
             let mut owners: Vec<(usize, bool)> = Vec::new();
             let mut timeout = Duration::from_secs(5);
             for (i, l) in self.listeners.iter_mut().enumerate() {
-                fds.push(libc::pollfd {
-                    fd: l.status_r.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-                owners.push((i, false));
+                if let Some((r, _)) = &l.status {
+                    fds.push(libc::pollfd {
+                        fd: r.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    });
+                    owners.push((i, false));
+                }
                 if let Some(sock) = l.socket.as_ref().map(|s| s.as_raw_fd()) {
                     if l.enabled && l.ready == 0 && l.active < l.max_workers() {
                         if Self::fork_limited(l, now) {
@@ -892,9 +902,11 @@ impl Supervisor {
     }
 
     fn listeners_gc(&mut self) {
-        // Indexes are stored in children, so a dead listener is emptied, not removed.
+        // Indexes are kept in `children`, so a removed listener stays in the table, but its
+        // pipe is closed once no worker can write to it any more.
         for l in &mut self.listeners {
-            if !l.enabled && l.socket.is_none() && l.active == 0 {
+            if !l.enabled && l.socket.is_none() && l.active == 0 && l.status.is_some() {
+                l.status = None;
                 l.pending.clear();
             }
         }
