@@ -16,6 +16,7 @@ pub mod mboxlist;
 pub mod mboxname;
 pub mod process;
 pub mod prot;
+pub mod service;
 pub mod syslog;
 
 pub use error::{Error, Result};

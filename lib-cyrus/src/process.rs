@@ -24,12 +24,18 @@ pub fn cyrus_user(config: &Config) -> &str {
 
 /// Switches to the cyrus user if running as root, then takes the configured umask.
 pub fn become_cyrus(config: &Config) -> Result<()> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        let group = config.string("cyrus_group").filter(|g| !g.is_empty());
-        switch_user(cyrus_user(config), group)?;
-    }
+    become_user(cyrus_user(config), config.string("cyrus_group"))?;
     apply_umask(config)
+}
+
+/// If running as root, becomes `user` with its groups (its primary group, or `group` when
+/// given); otherwise does nothing. Master calls this itself, after binding its listeners.
+pub fn become_user(user: &str, group: Option<&str>) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(());
+    }
+    switch_user(user, group.filter(|g| !g.is_empty()))
 }
 
 /// Sets the process umask from the `umask` option (octal text, default `077`); Debian's

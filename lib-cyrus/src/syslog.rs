@@ -1,31 +1,38 @@
-//! Logging through the C library's `syslog(3)`, with the ident and facility Cyrus uses.
+//! Logging through the C library's `syslog(3)`, with the idents and facilities Cyrus uses.
 //!
 //! Log collectors and test harnesses hook the libc calls, so every line goes through
 //! `openlog`/`syslog` and never through a socket of our own. The ident is
-//! `<syslog_prefix>/<program>` with Debian's `cyrus` when no prefix is configured, the facility
-//! is `syslog_facility` or `MAIL`, and `LOG_DEBUG` lines are masked unless `debug: on`, as
-//! Cyrus 3.6's `cyrus_init` sets it up. This is the one module that calls into libc's logger.
+//! `<syslog_prefix>/<program>`, with Debian's `cyrus` when no prefix is configured (so
+//! `cyrus/master`, `cyrus/imap`, `cyrus/ctl_cyrusdb`); the facility is `syslog_facility` or
+//! `MAIL`, Debian's build default; every line carries the pid; `LOG_DEBUG` lines are masked
+//! unless `debug: on`, as Cyrus 3.6 sets it up. This is the one module that calls the logger.
 
 use crate::config::Config;
 use std::ffi::CString;
+use std::sync::OnceLock;
+
+/// The facility Debian's Cyrus is built with.
+pub const DEFAULT_FACILITY: libc::c_int = libc::LOG_MAIL;
+/// The ident prefix Debian's Cyrus 3.6 uses when `syslog_prefix` is unset.
+const DEFAULT_PREFIX: &str = "cyrus";
 
 /// A syslog priority level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
     /// `LOG_ERR`: something is wrong.
     Err,
-    /// `LOG_WARNING`.
+    /// `LOG_WARNING`: something may be wrong.
     Warning,
     /// `LOG_NOTICE`: a normal but significant event.
     Notice,
-    /// `LOG_INFO`.
+    /// `LOG_INFO`: routine information.
     Info,
     /// `LOG_DEBUG`: shown only with `debug: on`.
     Debug,
 }
 
 impl Level {
-    fn raw(self) -> libc::c_int {
+    fn priority(self) -> libc::c_int {
         match self {
             Level::Err => libc::LOG_ERR,
             Level::Warning => libc::LOG_WARNING,
@@ -36,12 +43,19 @@ impl Level {
     }
 }
 
-/// The ident Debian's Cyrus 3.6 uses when `syslog_prefix` is unset.
-const DEFAULT_PREFIX: &str = "cyrus";
+/// openlog(3) keeps the ident pointer, so the string must outlive every later syslog call.
+static IDENT: OnceLock<CString> = OnceLock::new();
 
-/// The facility a `syslog_facility` name selects (names as Cyrus accepts them), if known.
-pub fn facility_from_name(name: &str) -> Option<libc::c_int> {
-    let f = match name.to_ascii_uppercase().as_str() {
+/// The facility named by `syslog_facility` (`MAIL`, `LOCAL6`, `LOG_LOCAL6`, ...), or the
+/// default for a missing or unknown name.
+pub fn facility(config: Option<&Config>) -> libc::c_int {
+    let name = config
+        .and_then(|c| c.string("syslog_facility"))
+        .unwrap_or("");
+    match name.to_ascii_uppercase().trim_start_matches("LOG_") {
+        "AUTH" => libc::LOG_AUTH,
+        "AUTHPRIV" => libc::LOG_AUTHPRIV,
+        "CRON" => libc::LOG_CRON,
         "DAEMON" => libc::LOG_DAEMON,
         "MAIL" => libc::LOG_MAIL,
         "NEWS" => libc::LOG_NEWS,
@@ -54,51 +68,74 @@ pub fn facility_from_name(name: &str) -> Option<libc::c_int> {
         "LOCAL5" => libc::LOG_LOCAL5,
         "LOCAL6" => libc::LOG_LOCAL6,
         "LOCAL7" => libc::LOG_LOCAL7,
-        _ => return None,
-    };
-    Some(f)
+        _ => DEFAULT_FACILITY,
+    }
 }
 
-/// The ident a program logs under with this configuration: `<prefix>/<program>`.
-pub fn ident(config: &Config, program: &str) -> String {
+/// The ident `program` logs under with this configuration: `<prefix>/<program>`.
+pub fn ident(config: Option<&Config>, program: &str) -> String {
     let prefix = config
-        .string("syslog_prefix")
+        .and_then(|c| c.string("syslog_prefix"))
         .filter(|p| !p.is_empty())
         .unwrap_or(DEFAULT_PREFIX);
     format!("{prefix}/{program}")
 }
 
 /// Opens the log for `program` as Cyrus does once the configuration is read.
-pub fn open(config: &Config, program: &str) {
-    let facility = config
-        .string("syslog_facility")
-        .and_then(facility_from_name)
-        .unwrap_or(libc::LOG_MAIL);
-    // openlog keeps the pointer for the life of the process, so the string is never freed.
-    let ident = CString::new(ident(config, program).replace('\0', ""))
-        .unwrap_or_default()
-        .into_raw();
-    let mask = if config.switch("debug") {
+pub fn open(config: Option<&Config>, program: &str) {
+    open_with(config, program, false);
+}
+
+/// As [`open`]; with `also_stderr`, syslog(3) copies every line to stderr (`LOG_PERROR`), as
+/// master does when it runs in the foreground. Only the first call of a process sets the
+/// ident.
+pub fn open_with(config: Option<&Config>, program: &str, also_stderr: bool) {
+    let c = CString::new(ident(config, program).replace('\0', "")).unwrap_or_default();
+    let stored = IDENT.get_or_init(|| c);
+    let flags = libc::LOG_PID | if also_stderr { libc::LOG_PERROR } else { 0 };
+    let mask = if config.is_some_and(|c| c.switch("debug")) {
         !0
     } else {
         !(1 << libc::LOG_DEBUG)
     };
-    // SAFETY: `ident` is a valid NUL-terminated string that lives until exit; openlog and
-    // setlogmask take no other pointers.
+    // SAFETY: `stored` lives in a static for the rest of the process, as openlog requires;
+    // setlogmask takes no pointer.
     unsafe {
-        libc::openlog(ident, libc::LOG_PID, facility);
+        libc::openlog(stored.as_ptr(), flags, facility(config));
         libc::setlogmask(mask);
     }
 }
 
-/// Sends one line at `level`; interior NULs are dropped.
+/// Sends one line at `level`; interior NULs are shown as `\0`.
 pub fn log(level: Level, msg: &str) {
-    let Ok(line) = CString::new(msg.replace('\0', "")) else {
+    let Ok(line) = CString::new(msg.replace('\0', "\\0")) else {
         return;
     };
     // SAFETY: the format is a literal "%s" and its one argument a valid C string that
     // outlives the call.
     unsafe {
-        libc::syslog(level.raw(), c"%s".as_ptr(), line.as_ptr());
+        libc::syslog(level.priority(), c"%s".as_ptr(), line.as_ptr());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn idents_and_facilities_follow_the_config() {
+        let plain = Config::parse("configdirectory: /x\n", Path::new("/t"), None).unwrap();
+        assert_eq!(ident(Some(&plain), "master"), "cyrus/master");
+        assert_eq!(facility(Some(&plain)), libc::LOG_MAIL);
+        let set = Config::parse(
+            "configdirectory: /x\nsyslog_prefix: ref\nsyslog_facility: LOCAL6\n",
+            Path::new("/t"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ident(Some(&set), "imap"), "ref/imap");
+        assert_eq!(facility(Some(&set)), libc::LOG_LOCAL6);
+        assert_eq!(ident(None, "x"), "cyrus/x");
     }
 }

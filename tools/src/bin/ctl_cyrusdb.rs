@@ -82,7 +82,7 @@ fn main() {
     if let Err(e) = cyrus::process::become_cyrus(&config) {
         fatal(&format!("must run as the Cyrus user: {e}"), EX_USAGE);
     }
-    syslog::open(&config, "ctl_cyrusdb");
+    syslog::open(Some(&config), "ctl_cyrusdb");
 
     let configdir = config.config_directory().to_path_buf();
     let dbdir = configdir.join("db");

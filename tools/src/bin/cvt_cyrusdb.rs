@@ -69,7 +69,7 @@ fn main() {
     if let Err(e) = cyrus::process::become_cyrus(&config) {
         fatal(&format!("must run as the Cyrus user: {e}"), EX_USAGE);
     }
-    syslog::open(&config, "cvt_cyrusdb");
+    syslog::open(Some(&config), "cvt_cyrusdb");
     db::skipstamp::init(&config.config_directory().join("db"), false);
 
     println!("Converting from {old_db} ({old_kind}) to {new_db} ({new_kind})");
