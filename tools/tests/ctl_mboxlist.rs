@@ -7,45 +7,13 @@ use common::*;
 use cyrus::mboxlist::{Acl, MailboxList, MboxEntry};
 use cyrus::mboxname::InternalName;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn ours() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_ctl_mboxlist"))
 }
 
-/// A scratch instance laid out as the golden files expect: `conf/` (the configdirectory),
-/// `spool/` (partition-default) and an imapd.conf from the reference one.
 fn instance(tag: &str, with_spool: bool) -> Scratch {
-    let s = Scratch::new(tag);
-    let r = reference();
-    if with_spool {
-        for (from, to) in [
-            ("spool/config", "conf"),
-            ("spool/partition-default", "spool"),
-        ] {
-            let st = Command::new("cp")
-                .arg("-r")
-                .arg(r.join(from))
-                .arg(s.path(to))
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
-        let _ = Command::new("chmod")
-            .arg("-R")
-            .arg("u+w")
-            .arg(&s.dir)
-            .status();
-    } else {
-        std::fs::create_dir_all(s.path("conf")).unwrap();
-    }
-    let text = std::fs::read_to_string(r.join("imapd.conf")).unwrap();
-    std::fs::write(
-        &s.conf,
-        text.replace("@INSTANCE@", &s.dir.to_string_lossy()),
-    )
-    .unwrap();
-    s
+    Scratch::reference_instance(tag, with_spool, "")
 }
 
 /// The golden file without its first line (the command that made it).

@@ -5,38 +5,13 @@
 mod common;
 use common::*;
 use std::path::Path;
-use std::process::Command;
 
 fn ours() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_mbpath"))
 }
 
-/// A scratch instance with `conf/` and `spool/` copied from the reference spool and the
-/// reference imapd.conf (plus `extra` lines).
 fn instance(tag: &str, extra: &str) -> Scratch {
-    let s = Scratch::new(tag);
-    let r = reference();
-    for (from, to) in [
-        ("spool/config", "conf"),
-        ("spool/partition-default", "spool"),
-    ] {
-        let st = Command::new("cp")
-            .arg("-r")
-            .arg(r.join(from))
-            .arg(s.path(to))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    let _ = Command::new("chmod")
-        .arg("-R")
-        .arg("u+w")
-        .arg(&s.dir)
-        .status();
-    let text = std::fs::read_to_string(r.join("imapd.conf")).unwrap();
-    let text = text.replace("@INSTANCE@", &s.dir.to_string_lossy()) + extra;
-    std::fs::write(&s.conf, text).unwrap();
-    s
+    Scratch::reference_instance(tag, true, extra)
 }
 
 fn args_of<'a>(v: &'a [&'a str]) -> Vec<&'a std::ffi::OsStr> {

@@ -133,3 +133,38 @@ pub fn copy_in(from: &Path, to: &Path) {
     std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
+
+impl Scratch {
+    /// A scratch instance laid out as the golden files expect: `conf/` (the configdirectory)
+    /// and `spool/` (partition-default) copied from the reference spool when `with_spool`
+    /// (else an empty `conf/`), and an imapd.conf from the reference one plus `extra` lines.
+    pub fn reference_instance(tag: &str, with_spool: bool, extra: &str) -> Scratch {
+        let s = Scratch::new(tag);
+        let r = reference();
+        if with_spool {
+            for (from, to) in [
+                ("spool/config", "conf"),
+                ("spool/partition-default", "spool"),
+            ] {
+                let st = Command::new("cp")
+                    .arg("-r")
+                    .arg(r.join(from))
+                    .arg(s.path(to))
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }
+            let _ = Command::new("chmod")
+                .arg("-R")
+                .arg("u+w")
+                .arg(&s.dir)
+                .status();
+        } else {
+            std::fs::create_dir_all(s.path("conf")).unwrap();
+        }
+        let text = std::fs::read_to_string(r.join("imapd.conf")).unwrap();
+        let text = text.replace("@INSTANCE@", &s.dir.to_string_lossy()) + extra;
+        std::fs::write(&s.conf, text).unwrap();
+        s
+    }
+}
