@@ -40,6 +40,33 @@ pub fn ctime_utc(t: i64) -> String {
     )
 }
 
+/// `ctime(3)` of `t` in the server's local time zone (`TZ`), with its trailing newline.
+pub fn ctime_local(t: i64) -> String {
+    let mut buf = [0 as libc::c_char; 64];
+    let tt = t as libc::time_t;
+    // SAFETY: ctime_r writes at most 26 bytes into `buf` (64 here) and reads only `tt`; the
+    // result is checked for NULL before the NUL-terminated buffer is read.
+    let p = unsafe { libc::ctime_r(&tt, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return ctime_utc(t);
+    }
+    // SAFETY: ctime_r succeeded, so `buf` holds a NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Which messages `mbexamine` shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Select {
+    /// Every message that is not expunged.
+    All,
+    /// The message with this UID (`-u`).
+    Uid(u32),
+    /// The message with this sequence number, counting from 1 (`-s`).
+    Seq(u32),
+}
+
 /// The text `mbexamine` prints for `mb`, opened from `path` and known as `name`; `ctime`
 /// formats a time as `ctime(3)` would on the server ([`ctime_utc`] for UTC).
 pub fn examine(
@@ -47,6 +74,18 @@ pub fn examine(
     name: &str,
     path: &str,
     ctime: &dyn Fn(i64) -> String,
+) -> Result<Vec<u8>> {
+    examine_selected(mb, name, path, ctime, Select::All)
+}
+
+/// [`examine`] limited to the messages `select` names; when it names none,
+/// `Desired message not found` follows the header, as in Cyrus.
+pub fn examine_selected(
+    mb: &Mailbox,
+    name: &str,
+    path: &str,
+    ctime: &dyn Fn(i64) -> String,
+    select: Select,
 ) -> Result<Vec<u8>> {
     let mut s = String::new();
     let h = mb.header();
@@ -127,7 +166,18 @@ pub fn examine(
     s.push_str("\n Message Info:\n");
     let mut out = s.into_bytes();
 
-    for r in mb.records().iter().filter(|r| !r.is_expunged()) {
+    let mut matched = 0;
+    let live = mb.records().iter().filter(|r| !r.is_expunged());
+    for (seq, r) in (1u32..).zip(live) {
+        let wanted = match select {
+            Select::All => true,
+            Select::Uid(uid) => r.uid == uid,
+            Select::Seq(n) => seq == n,
+        };
+        if !wanted {
+            continue;
+        }
+        matched += 1;
         let mut s = String::new();
         // Cyrus 3.6 never advances its message counter here.
         let _ = writeln!(
@@ -205,6 +255,9 @@ pub fn examine(
                 out.push(b'\n');
             }
         }
+    }
+    if matched == 0 && select != Select::All {
+        out.extend_from_slice(b"Desired message not found\n");
     }
     Ok(out)
 }

@@ -85,10 +85,22 @@ pub fn give_to_cyrus(dir: &Path) {
 /// holding `conf` is handed to the `cyrus` user first, since both implementations switch to
 /// it when run as root.
 pub fn run(bin: &Path, conf: &Path, args: &[&std::ffi::OsStr], stdin: &[u8]) -> Output {
+    run_env(bin, conf, args, stdin, &[])
+}
+
+/// [`run`] with extra environment variables (`TZ`, say).
+pub fn run_env(
+    bin: &Path,
+    conf: &Path,
+    args: &[&std::ffi::OsStr],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+) -> Output {
     if let Some(dir) = conf.parent() {
         give_to_cyrus(dir);
     }
     let mut child = Command::new(bin)
+        .envs(env.iter().copied())
         .arg("-C")
         .arg(conf)
         .args(args)
