@@ -26,6 +26,13 @@ for f in imapd.conf cyrus.conf; do
 done
 printf 'demo' | saslpasswd2 -p -c -f "$DIR/etc/sasldb2" -u localhost demo
 printf 'demo' | saslpasswd2 -p -c -f "$DIR/etc/sasldb2" -u localhost admin
+# Run as root, every Cyrus program (ours too) becomes the cyrus user before touching files:
+# make sure it exists and owns the instance.
+if [ "$(id -u)" = 0 ]; then
+  id cyrus >/dev/null 2>&1 || useradd --system --gid mail --home-dir "$DIR" --shell /usr/sbin/nologin cyrus
+  chown -R cyrus:mail "$DIR"
+  chmod 0750 "$DIR"
+fi
 "$BIN/cyr_dbtool" -C "$DIR/etc/imapd.conf" -n "$DIR/conf/mailboxes.db" twoskip consistent >/dev/null
 echo "quickstart: instance in $DIR (imapd.conf, cyrus.conf, sasldb with demo/demo and admin/demo)"
 
