@@ -22,20 +22,16 @@ pub(super) fn repack(db: &mut Twoskip) -> Result<()> {
         cur = n;
     }
 
-    // Pass 1: levels, then offsets with the BLANKs Cyrus's writer would put in. Readers only
-    // follow pointers, so the physical order is ours to choose: the highest levels go first,
-    // which packs the part of the list every lookup walks into a few hot pages; within a
-    // level, records stay in key order.
-    let levels: Vec<u8> = recs.iter().map(|_| db.random_level()).collect();
-    let mut layout: Vec<usize> = (0..recs.len()).collect();
-    layout.sort_by_key(|&i| std::cmp::Reverse(levels[i]));
-    let mut offsets = vec![0u64; recs.len()];
+    // Pass 1: levels and offsets, with the BLANKs Cyrus's writer would put in.
+    let mut levels = Vec::with_capacity(recs.len());
+    let mut offsets = Vec::with_capacity(recs.len());
     let mut end = format::EMPTY_SIZE;
-    for &i in &layout {
-        let r = &recs[i];
-        let head = format::head_len_for(r.keylen, r.vallen, levels[i]);
+    for r in &recs {
+        let level = db.random_level();
+        let head = format::head_len_for(r.keylen, r.vallen, level);
         end += 8 * format::blanks_before(end, head);
-        offsets[i] = end;
+        levels.push(level);
+        offsets.push(end);
         end += head + format::round8(r.keylen + r.vallen);
     }
     let repack_size = end;
@@ -62,8 +58,7 @@ pub(super) fn repack(db: &mut Twoskip) -> Result<()> {
     dummy_ptrs[0] = next_at[0];
     dummy_ptrs[2..=LEVELS].copy_from_slice(&next_at[1..LEVELS]);
     format::encode_record(&mut buf, rtype::DUMMY, &dummy_ptrs, b"", b"");
-    for &i in &layout {
-        let r = &recs[i];
+    for (i, r) in recs.iter().enumerate() {
         while (buf.len() as u64) < offsets[i] {
             buf.extend_from_slice(&format::BLANK);
         }
