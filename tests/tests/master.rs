@@ -210,13 +210,25 @@ fn start_runs_before_listeners_and_events_fire() {
     let once = inst0
         .dir
         .script("once", &format!("echo x >> {}/once.out", dir.display()));
+    let clock = inst0.dir.script(
+        "clock",
+        &format!("date +%H%M >> {}/clock.out", dir.display()),
+    );
+    // An `at` event two minutes ahead in local time (the same zone master uses): far enough
+    // that master is up before it is due, near enough to wait for.
+    let at = std::process::Command::new("date")
+        .args(["-d", "+2 minutes", "+%H%M"])
+        .output()
+        .expect("date");
+    let at = String::from_utf8_lossy(&at.stdout).trim().to_string();
     let conf = format!(
         "START {{\n  probe cmd=\"{}\"\n}}\nSERVICES {{\n  echo cmd=\"{}\" listen=\"127.0.0.1:{port}\"\n}}\n\
-         EVENTS {{\n  tick cmd=\"{}\" period=1\n  once cmd=\"{}\"\n}}\n",
+         EVENTS {{\n  tick cmd=\"{}\" period=1\n  once cmd=\"{}\"\n  clock cmd=\"{}\" at={at}\n}}\n",
         probe.display(),
         inst0.echo_cmd(""),
         tick.display(),
-        once.display()
+        once.display(),
+        clock.display()
     );
     let mut inst = inst0;
     inst.cyrus_conf = inst.dir.write("cyrus.conf", &conf);
@@ -248,6 +260,12 @@ fn start_runs_before_listeners_and_events_fire() {
         || (count("ticks.out") >= 2).then_some(()),
     );
     assert_eq!(count("once.out"), 1, "an event without period runs once");
+    // The `at` event runs once, at its minute, not at start-up.
+    wait_for("the at= event", Duration::from_secs(200), || {
+        (count("clock.out") >= 1).then_some(())
+    });
+    let ran = std::fs::read_to_string(dir.join("clock.out")).unwrap_or_default();
+    assert_eq!(ran.trim(), at, "the at= event ran at {at}");
 }
 
 #[test]
