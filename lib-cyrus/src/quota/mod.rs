@@ -12,7 +12,7 @@
 mod tests;
 
 use crate::config::Config;
-use crate::db::{registry, Database, OpenFlags, Walk};
+use crate::db::{registry, Backend, Database, OpenFlags, Walk};
 use crate::dlist::Dlist;
 use crate::error::{Error, Result};
 use crate::mailbox::index::{IndexHeader, Options};
@@ -145,8 +145,9 @@ impl Quota {
                 for (sk, sv) in sv_items(v)? {
                     if sk.as_slice() == b"MBOX" {
                         s.mbox = sv.as_str().ok_or_else(|| bad("SCAN MBOX"))?.to_string();
-                    } else if let Some(res) =
-                        Resource::ALL.into_iter().find(|r| r.db_name().as_bytes() == sk)
+                    } else if let Some(res) = Resource::ALL
+                        .into_iter()
+                        .find(|r| r.db_name().as_bytes() == sk)
                     {
                         s.used[res.index()] = signed(sv).ok_or_else(|| bad("SCAN number"))?;
                     }
@@ -204,7 +205,8 @@ impl Quota {
 }
 
 fn sv_items(v: &Dlist) -> std::result::Result<&[(Vec<u8>, Dlist)], String> {
-    v.as_kvlist().ok_or_else(|| bad("SCAN not a key/value list"))
+    v.as_kvlist()
+        .ok_or_else(|| bad("SCAN not a key/value list"))
 }
 
 /// Whether `name` is `root` or below it, at a hierarchy boundary (a domain's root `dom!`
@@ -246,10 +248,19 @@ pub fn usage_of(ih: &IndexHeader) -> [i64; NUM_RESOURCES] {
     ]
 }
 
+/// The hash directory of a quotalegacy name: that of its part after the first dot.
+fn legacy_hash(name: &str) -> u8 {
+    let rest = name.split_once('.').map_or(name, |(_, r)| r);
+    crate::dirhash::dir_hash(rest.as_bytes(), false)
+}
+
 /// The quota database, opened with the configured backend.
 pub struct QuotaDb {
     db: Box<dyn Database>,
     path: PathBuf,
+    /// Set for quotalegacy without `fulldirhash`: walks by prefix look in one hash directory
+    /// only (the value says whether `virtdomains` strips a `domain!` first).
+    one_hash_dir: Option<bool>,
 }
 
 impl QuotaDb {
@@ -263,7 +274,14 @@ impl QuotaDb {
         };
         let path = registry::path(config, spec);
         let db = registry::open(config, spec, flags)?;
-        Ok(QuotaDb { db, path })
+        let legacy = registry::backend(config, spec)? == Backend::Quotalegacy;
+        let one_hash_dir = (legacy && !config.switch("fulldirhash"))
+            .then(|| registry::flags(config, flags).virtdomains);
+        Ok(QuotaDb {
+            db,
+            path,
+            one_hash_dir,
+        })
     }
 
     /// Wraps an already open database (tests, other backends).
@@ -271,6 +289,7 @@ impl QuotaDb {
         QuotaDb {
             db,
             path: path.to_path_buf(),
+            one_hash_dir: None,
         }
     }
 
@@ -334,6 +353,22 @@ impl QuotaDb {
             v.push(String::from_utf8_lossy(k).into_owned());
             Ok(Walk::Continue)
         })?;
+        if let Some(virtdomains) = self.one_hash_dir {
+            // Cyrus's quotalegacy walk opens only the hash directory the prefix itself hashes
+            // to, so `quota shared` misses `shared.team` (kept under `t/`); `quota` relies on
+            // that, so the same roots are reported and fixed.
+            let local = |s: &str| -> String {
+                match s.split_once('!') {
+                    Some((_, rest)) if virtdomains => rest.to_string(),
+                    _ => s.to_string(),
+                }
+            };
+            let p = local(prefix);
+            if !p.is_empty() {
+                let want = legacy_hash(&p);
+                v.retain(|k| legacy_hash(&local(k)) == want);
+            }
+        }
         Ok(v)
     }
 

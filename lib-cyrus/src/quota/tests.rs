@@ -36,17 +36,33 @@ fn legacy_and_odd_records() {
     let q = Quota::parse(b"%(S (-3 0) MODSEQ 1)").unwrap();
     assert_eq!(q.used[0], -3);
     assert_eq!(q.limits[0], Some(0));
-    for bad in [&b""[..], b"x", b"%(S x)", b"%(S (a))", b"%(MODSEQ -1)", b"12"] {
-        assert!(Quota::parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+    for bad in [
+        &b""[..],
+        b"x",
+        b"%(S x)",
+        b"%(S (a))",
+        b"%(MODSEQ -1)",
+        b"12",
+    ] {
+        assert!(
+            Quota::parse(bad).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 
 #[test]
 fn roots_at_hierarchy_boundaries() {
-    let roots: Vec<String> = ["user.al", "user.alice", "user.alice.Archive", "example.com!"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let roots: Vec<String> = [
+        "user.al",
+        "user.alice",
+        "user.alice.Archive",
+        "example.com!",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let table = [
         ("user.alice", Some("user.alice")),
         ("user.alice.Sent", Some("user.alice")),

@@ -25,6 +25,8 @@ use tools::{fatal, Opt};
 
 /// `EX_USAGE`.
 const EX_USAGE: i32 = 64;
+/// `EX_SOFTWARE`, what Cyrus's quota exits with when the quota list cannot be built.
+const EX_SOFTWARE: i32 = 70;
 /// `EX_IOERR`.
 const EX_IOERR: i32 = 74;
 /// `EX_TEMPFAIL`.
@@ -203,7 +205,7 @@ fn build_roots(
                     continue;
                 }
             }
-            clear_scan(qdb, &name)?;
+            clear_scan(qdb, &name, &prefix)?;
             roots.push(Root {
                 name,
                 refcount: 0,
@@ -219,19 +221,39 @@ fn bad_name() -> InternalName {
     InternalName::new("\u{1}").unwrap_or_else(|_| fatal("internal name table broken", EX_TEMPFAIL))
 }
 
-fn clear_scan(qdb: &mut QuotaDb, root: &str) -> Result<(), Fail> {
-    let r = (|| -> cyrus::Result<()> {
-        if let Some(mut q) = qdb.read_locked(root)? {
-            if q.scan.take().is_some() {
-                qdb.write(root, &mut q)?;
-            }
+/// Drops a stale `SCAN` from `root`'s record. A root that a walk finds but a read does not
+/// (a file in the wrong hash directory) ends the run with Cyrus's two messages and status.
+fn clear_scan(qdb: &mut QuotaDb, root: &str, prefix: &str) -> Result<(), Fail> {
+    let r = (|| -> cyrus::Result<bool> {
+        let Some(mut q) = qdb.read_locked(root)? else {
+            return Ok(false);
+        };
+        if q.scan.take().is_some() {
+            qdb.write(root, &mut q)?;
         }
-        qdb.commit()
+        qdb.commit()?;
+        Ok(true)
     })();
-    r.map_err(|e| {
-        let _ = qdb.abort();
-        io_fail(format!("failed reading quota record for '{root}'"), e)
-    })
+    match r {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            let _ = qdb.abort();
+            Err(Fail(
+                format!(
+                    "failed reading quota record for '{root}': Quota root does not exist\n\
+                     failed building quota list for '{prefix}': System I/O error: Success"
+                ),
+                EX_SOFTWARE,
+            ))
+        }
+        Err(e) => {
+            let _ = qdb.abort();
+            Err(io_fail(
+                format!("failed reading quota record for '{root}'"),
+                e,
+            ))
+        }
+    }
 }
 
 /// Pass 2: add every mailbox's usage to the scan of the root that governs it.
