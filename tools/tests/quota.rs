@@ -248,6 +248,23 @@ fn errors_match_debian() {
 }
 
 #[test]
+fn damaged_mailbox_and_record_match_debian() {
+    // A missing cyrus.index stops -f midway, leaving the scan in the record as Cyrus does.
+    let no_index = |s: &Scratch| {
+        std::fs::remove_file(s.path("spool/uuid/7/9/793408dod39il2szehn8lkf6/cyrus.index"))
+            .unwrap();
+    };
+    compare("noindex", &no_index, &["-f"]);
+    compare("noindex-u", &no_index, &["-f", "-u", "alice"]);
+    // A record that does not parse ends the report after its header.
+    compare(
+        "garbage",
+        &|s| put_root(s, "a", "user.alice", "garbage"),
+        &[],
+    );
+}
+
+#[test]
 fn errors_without_debian() {
     let s = instance("errors");
     let o = run(ours(), &s.conf, &args_of(&["-x"]), b"");

@@ -107,8 +107,18 @@ fn parse_args(prog: &str, args: &[String]) -> (Opts, Vec<String>) {
     (o, specs)
 }
 
+/// Cyrus's text for an I/O failure: its IMAP_IOERROR message and then `strerror(errno)`.
+fn ioerror_text(e: &cyrus::Error) -> String {
+    match e {
+        cyrus::Error::Io { source, .. } => {
+            format!("System I/O error: {}", tools::strerror(source))
+        }
+        other => format!("System I/O error: {other}"),
+    }
+}
+
 fn io_fail(what: String, e: cyrus::Error) -> Fail {
-    Fail(format!("{what}: {e}"), EX_IOERR)
+    Fail(format!("{what}: {}", ioerror_text(&e)), EX_IOERR)
 }
 
 fn run(config: &Config, ns: &Namespace, opts: &Opts, specs: &[String]) -> Result<(), Fail> {
@@ -225,8 +235,15 @@ fn bad_name() -> InternalName {
 /// (a file in the wrong hash directory) ends the run with Cyrus's two messages and status.
 fn clear_scan(qdb: &mut QuotaDb, root: &str, prefix: &str) -> Result<(), Fail> {
     let r = (|| -> cyrus::Result<bool> {
-        let Some(mut q) = qdb.read_locked(root)? else {
-            return Ok(false);
+        let mut q = match qdb.read_locked(root) {
+            Ok(Some(q)) => q,
+            Ok(None) => return Ok(false),
+            // An unreadable record is kept in the list; the report stops at it, as Cyrus's.
+            Err(cyrus::Error::Corrupt { .. }) => {
+                qdb.abort()?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e),
         };
         if q.scan.take().is_some() {
             qdb.write(root, &mut q)?;
@@ -304,7 +321,20 @@ fn fix_pass(
                     slot.refcount += 1;
                 }
             }
-            do_mailbox(config, qdb, e, root.as_deref(), guard.len())?;
+            if let Err(Fail(msg, code)) = do_mailbox(config, qdb, e, root.as_deref(), guard.len()) {
+                let (what, errtext) = msg.split_once(": System I/O error: ").unwrap_or((&msg, ""));
+                let walk = if opts.userids {
+                    format!("processing user '{prefix}'")
+                } else {
+                    format!("processing mbox list for '{prefix}'")
+                };
+                return Err(Fail(
+                    format!(
+                        "{what}: System I/O error: {errtext}\n{walk}: System I/O error: {errtext}"
+                    ),
+                    code,
+                ));
+            }
         }
     }
     Ok(())
