@@ -102,7 +102,8 @@ fn compare(tag: &str, setup: &dyn Fn(&Scratch), args: &[&str]) -> Option<Output>
         text(&o2, &theirs.dir, &deb),
         "quota {args:?}"
     );
-    for sub in ["conf/quota", "spool"] {
+    // All of conf/ (quota/, domain/, and databases neither tool should change) and spool/.
+    for sub in ["conf", "spool"] {
         let t1 = tree(&mine.path(sub));
         let t2 = tree(&theirs.path(sub));
         assert_eq!(
@@ -262,6 +263,45 @@ fn damaged_mailbox_and_record_match_debian() {
         &|s| put_root(s, "a", "user.alice", "garbage"),
         &[],
     );
+}
+
+/// Virtual domains: roots inside domains, a domain's own root, and one in a domain without
+/// mailboxes.
+fn domains(s: &Scratch) {
+    let mut conf = std::fs::read_to_string(&s.conf).unwrap();
+    conf.push_str("virtdomains: userid\n");
+    std::fs::write(&s.conf, conf).unwrap();
+    let put = |rel: &str, value: &str| {
+        let p = s.path("conf/domain").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, format!("{value}\n")).unwrap();
+    };
+    put(
+        "e/example.com/quota/b/user.bob",
+        "%(S (5 100) M (1 10) AS (0) NF (1) MODSEQ 2)",
+    );
+    put(
+        "e/example.com/quota/root",
+        "%(S (7 1000) M (1) AS (0) NF (1) MODSEQ 2)",
+    );
+    put("f/foo.org/quota/c/user.carl", "%(S (9) MODSEQ 2)");
+}
+
+#[test]
+fn virtual_domains_match_debian() {
+    let table: &[&[&str]] = &[
+        &[],
+        &["-J"],
+        &["-d", "example.com"],
+        &["example.com!user"],
+        &["-u", "bob@example.com"],
+        &["-f", "-n", "-d", "example.com"],
+        &["-f", "-d", "foo.org"],
+        &["-f"],
+    ];
+    for args in table {
+        compare("domains", &domains, args);
+    }
 }
 
 #[test]

@@ -468,11 +468,17 @@ fn finish(opts: &Opts, qdb: &mut QuotaDb, root: &mut Root) -> Result<(), Fail> {
     })
 }
 
-fn external(ns: &Namespace, root: &str) -> String {
-    InternalName::new(root)
+/// The root as the admin namespace shows it; `None` for a domain's own root (`dom!`), which
+/// has no external name: Cyrus prints it as `(null)` and leaves it out of the JSON.
+fn external(ns: &Namespace, root: &str) -> Option<String> {
+    if root.ends_with('!') {
+        return None;
+    }
+    let ext = InternalName::new(root)
         .ok()
         .and_then(|n| MbName::from_internal(&n, &ns.deletedprefix).to_external(ns, None))
-        .map_or_else(|| root.to_string(), |e| e.as_str().to_string())
+        .map_or_else(|| root.to_string(), |e| e.as_str().to_string());
+    Some(ext)
 }
 
 fn report(ns: &Namespace, opts: &Opts, qdb: &mut QuotaDb, roots: &[Root]) {
@@ -488,9 +494,12 @@ fn report(ns: &Namespace, opts: &Opts, qdb: &mut QuotaDb, roots: &[Root]) {
         };
         let ext = external(ns, &root.name);
         if opts.json {
-            json.push((ext, q));
+            if let Some(ext) = ext {
+                json.push((ext, q));
+            }
             continue;
         }
+        let ext = ext.unwrap_or_else(|| "(null)".to_string());
         for res in Resource::ALL {
             let i = res.index();
             let used = q.used[i] / res.unit();
