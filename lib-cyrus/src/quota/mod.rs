@@ -110,8 +110,18 @@ fn bad(what: &str) -> String {
     format!("bad quota record: {what}")
 }
 
+/// A usage or limit. Cyrus writes these signed values as unsigned 64-bit numbers (so `-3` is
+/// stored as `18446744073709551613`) and casts them back when reading; both spellings parse.
 fn signed(d: &Dlist) -> Option<i64> {
-    std::str::from_utf8(d.as_bytes()?).ok()?.parse().ok()
+    let text = std::str::from_utf8(d.as_bytes()?).ok()?;
+    text.parse::<i64>()
+        .ok()
+        .or_else(|| text.parse::<u64>().ok().map(|u| u as i64))
+}
+
+/// The number as Cyrus writes it: the two's-complement bits of a negative value, unsigned.
+fn unsigned_text(n: i64) -> Dlist {
+    Dlist::num(n as u64)
 }
 
 impl Quota {
@@ -181,7 +191,7 @@ impl Quota {
 
     /// The record as Cyrus writes it.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let num = |n: i64| Dlist::str(n.to_string());
+        let num = unsigned_text;
         let mut items: Vec<(Vec<u8>, Dlist)> = Resource::ALL
             .iter()
             .map(|r| {
@@ -322,6 +332,37 @@ impl QuotaDb {
             q.modseq += 1;
         }
         self.db.store(root.as_bytes(), &q.to_bytes())
+    }
+
+    /// The quota root of mailbox `name` as Cyrus finds it: `name` itself or its nearest
+    /// ancestor that has a record, else the domain's own root (`domain!`).
+    pub fn find_root(&mut self, name: &str) -> Result<Option<String>> {
+        let (domain, local) = match name.split_once('!') {
+            Some((d, l)) => (Some(d), l),
+            None => (None, name),
+        };
+        let with_domain = |l: &str| match domain {
+            Some(d) => format!("{d}!{l}"),
+            None => l.to_string(),
+        };
+        let mut cand = local;
+        loop {
+            let key = with_domain(cand);
+            if self.db.fetch(key.as_bytes())?.is_some() {
+                return Ok(Some(key));
+            }
+            match cand.rfind('.') {
+                Some(i) => cand = &cand[..i],
+                None => break,
+            }
+        }
+        if let Some(d) = domain {
+            let key = format!("{d}!");
+            if self.db.fetch(key.as_bytes())?.is_some() {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
     }
 
     /// Removes the record of `root`.

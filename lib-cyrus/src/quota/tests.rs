@@ -36,6 +36,13 @@ fn legacy_and_odd_records() {
     let q = Quota::parse(b"%(S (-3 0) MODSEQ 1)").unwrap();
     assert_eq!(q.used[0], -3);
     assert_eq!(q.limits[0], Some(0));
+    // Negative usage is written as Cyrus's unsigned 64-bit form and reads back.
+    let bytes = q.to_bytes();
+    assert_eq!(
+        bytes,
+        b"%(S (18446744073709551613 0) M (0) AS (0) NF (0) MODSEQ 1)"
+    );
+    assert_eq!(Quota::parse(&bytes).unwrap().used[0], -3);
     for bad in [
         &b""[..],
         b"x",
@@ -113,4 +120,39 @@ proptest! {
     fn hostile_records_do_not_panic(b in proptest::collection::vec(any::<u8>(), 0..80)) {
         let _ = Quota::parse(&b);
     }
+}
+
+#[test]
+fn find_root_walks_up_the_hierarchy() {
+    let dir = std::env::temp_dir().join(format!("cyrus-quota-findroot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let flags = OpenFlags {
+        create: true,
+        virtdomains: true,
+        ..OpenFlags::default()
+    };
+    let path = dir.join("quotas.db");
+    let db = crate::db::open(&path, Backend::Quotalegacy, flags).unwrap();
+    let mut q = QuotaDb::from_db(db, &path);
+    let mut rec = Quota::parse(REFERENCE).unwrap();
+    q.write("user.alice", &mut rec).unwrap();
+    q.write("example.com!", &mut rec).unwrap();
+    q.write("example.com!user.bob.x", &mut rec).unwrap();
+    let table = [
+        ("user.alice", Some("user.alice")),
+        ("user.alice.Archive.2024", Some("user.alice")),
+        ("user.bob", None),
+        ("example.com!user.bob", Some("example.com!")),
+        ("example.com!user.bob.x.y", Some("example.com!user.bob.x")),
+    ];
+    for (name, want) in table {
+        assert_eq!(q.find_root(name).unwrap().as_deref(), want, "{name}");
+    }
+    q.update_used("user.alice", &[10, 1, 0, 0]).unwrap();
+    let after = q.read("user.alice").unwrap().unwrap();
+    assert_eq!(after.used, [229261, 22, 68, 5]);
+    assert_eq!(after.modseq, 34);
+    assert_eq!(q.roots("").unwrap().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
 }
