@@ -102,8 +102,12 @@ fn compare(tag: &str, setup: &dyn Fn(&Scratch), args: &[&str]) -> Option<Output>
         text(&o2, &theirs.dir, &deb),
         "quota {args:?}"
     );
-    // All of conf/ (quota/, domain/, and databases neither tool should change) and spool/.
-    for sub in ["conf", "spool"] {
+    // All of conf/ (quota/, domain/, and databases neither tool should change), spool/, and
+    // run/ (the `$QUOTACHANGE` lock file both take).
+    for sub in ["conf", "spool", "run"] {
+        if !mine.path(sub).exists() && !theirs.path(sub).exists() {
+            continue;
+        }
         let t1 = tree(&mine.path(sub));
         let t2 = tree(&theirs.path(sub));
         assert_eq!(

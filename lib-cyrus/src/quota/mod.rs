@@ -258,6 +258,49 @@ pub fn usage_of(ih: &IndexHeader) -> [i64; NUM_RESOURCES] {
     ]
 }
 
+/// A lock on a name in Cyrus's lock directory (`mboxname_lock`): the file
+/// `<mboxname_lockpath>/<hash>/<name>.lock`, the lock path defaulting to
+/// `<configdirectory>/lock`. Released on drop.
+// This belongs with the mailbox layer once it takes name locks itself; it lives here because
+// `quota -f` is the first user that must exclude Cyrus's own processes by name.
+pub struct NameLock {
+    _file: std::fs::File,
+}
+
+/// Takes Cyrus's name lock on `name` (a uniqueid, `*U*<userid>`, `$QUOTACHANGE`), shared or
+/// exclusive, blocking while a conflicting one is held.
+pub fn name_lock(config: &Config, name: &str, exclusive: bool) -> Result<NameLock> {
+    let base = config
+        .string("mboxname_lockpath")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| config.config_directory().join("lock"), PathBuf::from);
+    let hash = crate::dirhash::dir_hash(name.as_bytes(), config.switch("fulldirhash"));
+    let dir = base.join(char::from(hash).to_string());
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let path = dir.join(format!("{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    let kind = if exclusive {
+        crate::db::lock::LockKind::Exclusive
+    } else {
+        crate::db::lock::LockKind::Shared
+    };
+    crate::db::lock::lock(&file, kind).map_err(|e| Error::io(&path, e))?;
+    Ok(NameLock { _file: file })
+}
+
+/// Cyrus's `$QUOTACHANGE` name lock, held exclusively while quota roots are listed and
+/// recounted (Cyrus takes it around root creation, deletion and `quota -f`), so that Cyrus's
+/// processes and ours exclude each other.
+pub fn change_lock(config: &Config) -> Result<NameLock> {
+    name_lock(config, "$QUOTACHANGE", true)
+}
+
 /// The hash directory of a quotalegacy name: that of its part after the first dot.
 fn legacy_hash(name: &str) -> u8 {
     let rest = name.split_once('.').map_or(name, |(_, r)| r);

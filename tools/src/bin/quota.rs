@@ -134,6 +134,9 @@ fn run(config: &Config, ns: &Namespace, opts: &Opts, specs: &[String]) -> Result
             EX_TEMPFAIL,
         )
     })?;
+    // Held until the fix is done; the report reads without it, as in Cyrus.
+    let change_lock = quota::change_lock(config)
+        .map_err(|e| io_fail("failed locking quota changes".to_string(), e))?;
     let domain_prefix = opts
         .domain
         .as_ref()
@@ -155,6 +158,7 @@ fn run(config: &Config, ns: &Namespace, opts: &Opts, specs: &[String]) -> Result
             finish(opts, &mut qdb, root)?;
         }
     }
+    drop(change_lock);
     if opts.report {
         report(ns, opts, &mut qdb, &roots);
     }
@@ -352,6 +356,16 @@ fn do_mailbox(
         |err: cyrus::Error| io_fail(format!("failed opening header for mailbox '{name}'"), err);
     let dir =
         mailbox_dir(config, e, Area::Meta).ok_or_else(|| open_fail(cyrus::Error::NotFound))?;
+    // Cyrus's lock order: the owner's namespace (shared), the mailbox's name (exclusive),
+    // then the index; Cyrus's processes take the same name locks.
+    let deletedprefix = config.string("deletedprefix").unwrap_or("DELETED");
+    let owner = MbName::from_internal(&e.name, deletedprefix).userid();
+    let _user_lock = match &owner {
+        Some(u) => Some(quota::name_lock(config, &format!("*U*{u}"), false).map_err(open_fail)?),
+        None => None,
+    };
+    let lock_name = e.uniqueid.as_deref().unwrap_or(name);
+    let _mailbox_lock = quota::name_lock(config, lock_name, true).map_err(open_fail)?;
     let mb = Mailbox::open(&dir, LockMode::Write).map_err(open_fail)?;
     let current = mb.header().quotaroot.clone();
     match root {
