@@ -268,14 +268,14 @@ impl Context<'_> {
     }
 }
 
-/// `who`'s rights on a mailbox with `acl`: the ACL's, plus the implicit rights of admins and
-/// of the owner.
+/// `who`'s rights on a mailbox with `acl`: the ACL's, plus the implicit rights of an admin
+/// or else of the owner, as Cyrus's MYRIGHTS and DAV privilege checks add them.
 pub fn myrights(acl: &Acl, who: &Identity, ctx: &Context<'_>) -> Rights {
     let mut r = acl_rights(acl, who, ctx.deleteright);
+    // Cyrus gives an admin `la` instead of, not on top of, the owner's implicit rights.
     if ctx.is_admin {
         r = r | Rights(Rights::LOOKUP | Rights::ADMIN);
-    }
-    if ctx.owner.is_some() && ctx.owner == who.userid.as_deref() {
+    } else if ctx.owner.is_some() && ctx.owner == who.userid.as_deref() {
         r = r | ctx.implicit_owner_rights;
     }
     r
