@@ -17,6 +17,7 @@ use cyrus::mboxlist::paths::{mailbox_dir, Area};
 use cyrus::mboxlist::{Include, MailboxList, MbFlags, MboxEntry};
 use cyrus::mboxname::{ExternalName, InternalName, MbName, Namespace};
 use cyrus::quota::{self, Quota, QuotaDb, Resource, NUM_RESOURCES};
+use cyrus::syslog::{self, Level};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -61,10 +62,15 @@ fn main() {
     let prog = args.first().map_or("quota", String::as_str);
     let (opts, specs) = parse_args(prog, &args[1.min(args.len())..]);
     let config = tools::init(opts.alt.as_deref(), "quota");
+    syslog::open(Some(&config), "quota");
     let ns = Namespace::from_config(&config, true);
     let code = match run(&config, &ns, &opts, &specs) {
         Ok(()) => 0,
         Err(Fail(msg, code)) => {
+            // Cyrus logs each error line it prints.
+            for line in msg.lines() {
+                syslog::log(Level::Err, line);
+            }
             eprintln!("{msg}");
             code
         }
