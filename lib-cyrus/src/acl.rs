@@ -461,6 +461,58 @@ mod tests {
         assert_eq!(a, acl(&[("alice", "lrswipkxtecdan")]));
     }
 
+    /// SETACL sequences and the GETACL answers Debian's imapd 3.6.1 gave for them (admin,
+    /// default `deleteright`), on a mailbox whose ACL starts as `anyone lrs`.
+    #[test]
+    fn setacl_like_debian_imapd() {
+        let table: &[(&[&str], &str)] = &[
+            (&["lrc"], "lrkxc"),
+            (&["lrd"], "lrted"),
+            (&["x"], "xc"),
+            (&["t"], "td"),
+            (&["lrkd"], "lrktecd"),
+            (&["lrck"], "lrkc"),
+            (&["lr0"], "lr0"),
+            (&["lrswipkxtecdan0123456789"], "lrswipkxtecdan0123456789"),
+            (&["c"], "kxc"),
+            (&["d"], "ted"),
+            (&["lrs", "+c"], "lrskxc"),
+            (&["lrs", "+c", "-x"], "lrskc"),
+            (&["lrs", "+c", "-x", "-lrstek"], ""),
+            (&[""], ""),
+        ];
+        for (steps, want) in table {
+            let mut a = acl(&[("anyone", "lrs")]);
+            for step in *steps {
+                let (mode, r) = parse_modification(step);
+                set(&mut a, "bob", mode, Rights::parse(r, 'c').unwrap(), 'c');
+            }
+            let got = a.get("bob").unwrap_or("");
+            assert_eq!(got, *want, "{steps:?}");
+        }
+        // `lrz` is refused ("The z right is not supported").
+        assert_eq!(Rights::parse("lrz", 'c'), Err(BadRights('z')));
+        // Negative entries keep their `-`; the admin's MYRIGHTS on `anyone lrs` is `lrsa`.
+        let mut a = acl(&[("anyone", "lrs")]);
+        set(
+            &mut a,
+            "-bob",
+            Mode::Set,
+            Rights::parse("r", 'c').unwrap(),
+            'c',
+        );
+        assert_eq!(a.to_tabbed(), "anyone\tlrs\t-bob\tr\t");
+        let ctx = Context {
+            is_admin: true,
+            deleteright: 'c',
+            ..Context::default()
+        };
+        assert_eq!(
+            myrights(&a, &Identity::user("admin"), &ctx).to_string_with('c'),
+            "lrsa"
+        );
+    }
+
     #[test]
     fn initial_acls() {
         assert_eq!(
