@@ -305,6 +305,38 @@ pub fn set(acl: &mut Acl, id: &str, mode: Mode, rights: Rights, deleteright: cha
     }
 }
 
+/// SETACL on a mailbox: like [`set`], except that the owner's entry (`ctx.owner`) always
+/// keeps the implicit owner rights, whoever sets it (Debian's imapd answers
+/// `SETACL user.alice.X alice ""` by storing `alice lkxcan`).
+pub fn setacl(acl: &mut Acl, id: &str, mode: Mode, rights: Rights, ctx: &Context<'_>) {
+    set(acl, id, mode, rights, ctx.deleteright);
+    if ctx.owner == Some(id) {
+        set(
+            acl,
+            id,
+            Mode::Add,
+            ctx.implicit_owner_rights,
+            ctx.deleteright,
+        );
+    }
+}
+
+/// DELETEACL on a mailbox: removes `id`'s entry, but the owner's shrinks to the implicit
+/// owner rights (inferred from [`setacl`]'s rule; not yet checked against Debian's imapd).
+pub fn deleteacl(acl: &mut Acl, id: &str, ctx: &Context<'_>) -> bool {
+    let found = remove(acl, id);
+    if ctx.owner == Some(id) {
+        set(
+            acl,
+            id,
+            Mode::Set,
+            ctx.implicit_owner_rights,
+            ctx.deleteright,
+        );
+    }
+    found
+}
+
 /// Removes `id`'s entry (DELETEACL); false if there was none.
 pub fn remove(acl: &mut Acl, id: &str) -> bool {
     let before = acl.0.len();
@@ -511,6 +543,51 @@ mod tests {
             myrights(&a, &Identity::user("admin"), &ctx).to_string_with('c'),
             "lrsa"
         );
+    }
+
+    /// The owner's implicit rights as Debian's imapd 3.6.1 applied them on a sub-folder of
+    /// alice's.
+    #[test]
+    fn owner_implicit_rights_like_debian_imapd() {
+        let ctx = Context {
+            owner: Some("alice"),
+            implicit_owner_rights: Rights::parse("lkxan", 'c').unwrap(),
+            deleteright: 'c',
+            ..Context::default()
+        };
+        let mut a = acl(&[("alice", "lrswipkxtecdan")]);
+        setacl(&mut a, "alice", Mode::Set, Rights::NONE, &ctx);
+        assert_eq!(a, acl(&[("alice", "lkxcan")]));
+        let alice = Identity::user("alice");
+        assert_eq!(myrights(&a, &alice, &ctx).to_string_with('c'), "lkxcan");
+        setacl(
+            &mut a,
+            "-alice",
+            Mode::Set,
+            Rights::parse("lr", 'c').unwrap(),
+            &ctx,
+        );
+        assert_eq!(myrights(&a, &alice, &ctx).to_string_with('c'), "lkxcan");
+        setacl(
+            &mut a,
+            "anyone",
+            Mode::Set,
+            Rights::parse("lrsw", 'c').unwrap(),
+            &ctx,
+        );
+        assert_eq!(myrights(&a, &alice, &ctx).to_string_with('c'), "lswkxcan");
+        let bob_ctx = Context {
+            owner: Some("alice"),
+            ..ctx.clone()
+        };
+        assert_eq!(
+            myrights(&a, &Identity::user("bob"), &bob_ctx).to_string_with('c'),
+            "lrsw"
+        );
+        assert!(deleteacl(&mut a, "alice", &ctx));
+        assert_eq!(a.get("alice"), Some("lkxcan"));
+        setacl(&mut a, "bob", Mode::Set, Rights::NONE, &ctx);
+        assert_eq!(a.get("bob"), None);
     }
 
     #[test]
