@@ -284,6 +284,18 @@ pub fn myrights(acl: &Acl, who: &Identity, ctx: &Context<'_>) -> Rights {
 /// Changes `id`'s entry as SETACL does: the new rights replace, extend or reduce the old; an
 /// entry left without rights is removed; a new entry goes at the end.
 pub fn set(acl: &mut Acl, id: &str, mode: Mode, rights: Rights, deleteright: char) {
+    set_keeping(acl, id, mode, rights, deleteright, Rights::NONE);
+}
+
+/// [`set`], with `keep` added to the result so the entry stays in place with at least those.
+fn set_keeping(
+    acl: &mut Acl,
+    id: &str,
+    mode: Mode,
+    rights: Rights,
+    deleteright: char,
+    keep: Rights,
+) {
     let at = acl.0.iter().position(|(i, _)| i == id);
     let old = at
         .and_then(|i| Rights::parse(&acl.0[i].1, deleteright).ok())
@@ -292,7 +304,7 @@ pub fn set(acl: &mut Acl, id: &str, mode: Mode, rights: Rights, deleteright: cha
         Mode::Set => rights.0,
         Mode::Add => old.0 | rights.0,
         Mode::Remove => old.0 & !rights.0,
-    };
+    } | keep.0;
     match (at, new) {
         (Some(i), 0) => {
             acl.0.remove(i);
@@ -309,32 +321,23 @@ pub fn set(acl: &mut Acl, id: &str, mode: Mode, rights: Rights, deleteright: cha
 /// keeps the implicit owner rights, whoever sets it (Debian's imapd answers
 /// `SETACL user.alice.X alice ""` by storing `alice lkxcan`).
 pub fn setacl(acl: &mut Acl, id: &str, mode: Mode, rights: Rights, ctx: &Context<'_>) {
-    set(acl, id, mode, rights, ctx.deleteright);
-    if ctx.owner == Some(id) {
-        set(
-            acl,
-            id,
-            Mode::Add,
-            ctx.implicit_owner_rights,
-            ctx.deleteright,
-        );
-    }
+    let keep = if ctx.owner == Some(id) {
+        ctx.implicit_owner_rights
+    } else {
+        Rights::NONE
+    };
+    set_keeping(acl, id, mode, rights, ctx.deleteright, keep);
 }
 
 /// DELETEACL on a mailbox: removes `id`'s entry, but the owner's shrinks to the implicit
 /// owner rights (inferred from [`setacl`]'s rule; not yet checked against Debian's imapd).
 pub fn deleteacl(acl: &mut Acl, id: &str, ctx: &Context<'_>) -> bool {
-    let found = remove(acl, id);
     if ctx.owner == Some(id) {
-        set(
-            acl,
-            id,
-            Mode::Set,
-            ctx.implicit_owner_rights,
-            ctx.deleteright,
-        );
+        let found = acl.get(id).is_some();
+        setacl(acl, id, Mode::Set, Rights::NONE, ctx);
+        return found;
     }
-    found
+    remove(acl, id)
 }
 
 /// Removes `id`'s entry (DELETEACL); false if there was none.
@@ -588,6 +591,10 @@ mod tests {
         assert_eq!(a.get("alice"), Some("lkxcan"));
         setacl(&mut a, "bob", Mode::Set, Rights::NONE, &ctx);
         assert_eq!(a.get("bob"), None);
+        // The owner's entry keeps its place.
+        let mut b = acl(&[("alice", "lrswipkxtecdan"), ("bob", "lrs")]);
+        setacl(&mut b, "alice", Mode::Remove, Rights(Rights::ALL), &ctx);
+        assert_eq!(b, acl(&[("alice", "lkxcan"), ("bob", "lrs")]));
     }
 
     #[test]
