@@ -309,6 +309,18 @@ fn virtual_domains_match_debian() {
 }
 
 #[test]
+fn healthy_selections_and_legacy_records_match_debian() {
+    compare("sel-healthy", &|_| {}, &["-f", "user.alice.Archive"]);
+    compare("sel-healthy-u", &|_| {}, &["-f", "-u", "bob"]);
+    // A pre-DLIST record (`used` LF `limit`), read and then rewritten as a DLIST by -f.
+    let legacy = |s: &Scratch| {
+        std::fs::write(s.path(ALICE), b"1000\n20480\n").unwrap();
+    };
+    compare("legacy", &legacy, &[]);
+    compare("legacy-f", &legacy, &["-f"]);
+}
+
+#[test]
 fn errors_without_debian() {
     let s = instance("errors");
     let o = run(ours(), &s.conf, &args_of(&["-x"]), b"");
