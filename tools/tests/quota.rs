@@ -243,6 +243,15 @@ fn removing_a_root_clears_cyrus_header_like_debian() {
 #[test]
 fn errors_match_debian() {
     compare("badopt", &|_| {}, &["-x"]);
+    compare(
+        "nombox",
+        &|s| {
+            use std::os::unix::fs::PermissionsExt;
+            let p = s.path("conf/mailboxes.db");
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0)).unwrap();
+        },
+        &[],
+    );
     compare("long", &|_| {}, &["--fix"]);
     // A record in the wrong hash directory: found by the walk, not by the lookup.
     compare(

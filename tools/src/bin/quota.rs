@@ -129,8 +129,10 @@ fn io_fail(what: String, e: cyrus::Error) -> Fail {
 
 fn run(config: &Config, ns: &Namespace, opts: &Opts, specs: &[String]) -> Result<(), Fail> {
     let mut list = MailboxList::open(config, None).map_err(|e| {
+        // The detail goes to syslog only; stderr gets Cyrus's fatal line.
+        syslog::log(Level::Err, &format!("DBERROR: opening mailboxes list: {e}"));
         Fail(
-            format!("fatal error: can't read mailboxes file: {e}"),
+            "fatal error: can't read mailboxes file".to_string(),
             EX_TEMPFAIL,
         )
     })?;
