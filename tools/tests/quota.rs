@@ -248,7 +248,7 @@ fn errors_match_debian() {
         &|s| {
             use std::os::unix::fs::PermissionsExt;
             let p = s.path("conf/mailboxes.db");
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0)).unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o000)).unwrap();
         },
         &[],
     );
