@@ -6,6 +6,7 @@
 //! [`syslog`]). ACLs, quota, seen state, SASL, TLS and the worker half of the master contract
 //! join them as they land (see DESIGN.md).
 
+pub mod acl;
 pub mod config;
 pub mod db;
 pub mod dirhash;
@@ -16,6 +17,7 @@ pub mod mboxlist;
 pub mod mboxname;
 pub mod process;
 pub mod prot;
+pub mod quota;
 pub mod service;
 pub mod syslog;
 
