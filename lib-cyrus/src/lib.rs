@@ -6,17 +6,22 @@
 //! [`syslog`]). ACLs, quota, seen state, SASL, TLS and the worker half of the master contract
 //! join them as they land (see DESIGN.md).
 
+pub mod annotations;
 pub mod config;
 pub mod db;
 pub mod dirhash;
 pub mod dlist;
+pub mod duplicate;
 pub mod error;
 pub mod mailbox;
 pub mod mboxlist;
 pub mod mboxname;
 pub mod process;
 pub mod prot;
+pub mod seen;
 pub mod service;
+pub mod subscriptions;
 pub mod syslog;
+pub mod userdeny;
 
 pub use error::{Error, Result};
