@@ -154,11 +154,9 @@ impl UserDeny {
         let spec = registry::find("user_deny.db")
             .ok_or(Error::NotImplemented("user_deny.db registry row"))?;
         let path = registry::path(config, spec);
-        if !create && !path.exists() {
-            return Err(Error::io(
-                &path,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            ));
+        if !create {
+            // The backends would say only "not found"; the OS's own reason is what Cyrus prints.
+            std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
         }
         let flags = OpenFlags {
             create,
