@@ -35,7 +35,7 @@ impl DenyEntry {
         let version: u32 = text[..digits]
             .parse()
             .map_err(|_| format!("deny entry {text:?} has no version"))?;
-        if version < 1 || version > VERSION {
+        if !(1..=VERSION).contains(&version) {
             return Err(format!("deny entry has unknown version {version}"));
         }
         let rest = text[digits..]

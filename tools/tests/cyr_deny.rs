@@ -11,8 +11,11 @@ fn ours() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_cyr_deny"))
 }
 
+/// A command's status, stdout and stderr.
+type Outcome = (Option<i32>, String, String);
+
 /// What a run leaves to compare: status, stdout, stderr with the program path neutralised.
-fn seen(bin: &Path, o: Output) -> (Option<i32>, String, String) {
+fn seen(bin: &Path, o: Output) -> Outcome {
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -22,11 +25,7 @@ fn seen(bin: &Path, o: Output) -> (Option<i32>, String, String) {
 
 /// Runs the script of commands with `bin` in a fresh scratch dir; returns each command's
 /// result and the final database bytes.
-fn script(
-    bin: &Path,
-    tag: &str,
-    cmds: &[&[&str]],
-) -> (Vec<(Option<i32>, String, String)>, Vec<u8>) {
+fn script(bin: &Path, tag: &str, cmds: &[&[&str]]) -> (Vec<Outcome>, Vec<u8>) {
     let s = Scratch::new(tag);
     let mut results = Vec::new();
     for c in cmds {
