@@ -34,9 +34,9 @@ impl SeqSet {
     /// Parses `1:3,5,9:7`; ranges may come in any order and either direction. `*` and zero
     /// are refused: a stored set names real UIDs.
     pub fn parse(s: &str) -> std::result::Result<SeqSet, String> {
-        let mut set = SeqSet::new();
+        let mut ranges = Vec::new();
         if s.is_empty() {
-            return Ok(set);
+            return Ok(SeqSet::new());
         }
         for part in s.split(',') {
             let num = |t: &str| -> std::result::Result<u32, String> {
@@ -52,9 +52,18 @@ impl SeqSet {
                     (n, n)
                 }
             };
-            set.add_range(a.min(b), a.max(b));
+            ranges.push((a.min(b), a.max(b)));
         }
-        Ok(set)
+        // Sorting then merging keeps a hostile value of many small ranges at n log n.
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+        for (a, b) in ranges {
+            match merged.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        Ok(SeqSet { ranges: merged })
     }
 
     /// Adds every UID from `lo` to `hi` inclusive.
@@ -337,6 +346,48 @@ mod tests {
         assert!(s.contains(4) && !s.contains(3) && !s.contains(11));
         s.add(u32::MAX);
         assert_eq!(s.to_string(), format!("1:2,4:5,10,{}", u32::MAX));
+    }
+
+    #[test]
+    fn seqsets_agree_with_a_plain_set() {
+        // A deterministic xorshift, so a failure reproduces.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200 {
+            let mut s = SeqSet::new();
+            let mut model = std::collections::BTreeSet::new();
+            for _ in 0..40 {
+                let uid = (next() % 60) as u32 + 1;
+                match next() % 3 {
+                    0 => {
+                        s.remove(uid);
+                        model.remove(&uid);
+                    }
+                    1 => {
+                        let hi = uid + (next() % 5) as u32;
+                        s.add_range(hi, uid);
+                        model.extend(uid..=hi);
+                    }
+                    _ => {
+                        s.add(uid);
+                        model.insert(uid);
+                    }
+                }
+            }
+            for uid in 1..70 {
+                assert_eq!(s.contains(uid), model.contains(&uid), "{s} {uid}");
+            }
+            // Ranges never touch, so printing is canonical and parses back to the same set.
+            for w in s.ranges().windows(2) {
+                assert!(w[0].1 + 1 < w[1].0, "{s}");
+            }
+            assert_eq!(SeqSet::parse(&s.to_string()).unwrap(), s);
+        }
     }
 
     #[test]
