@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 /// The userid written for the mailbox owner's private values.
 pub const OWNER_TOKEN: &str = "[.OwNeR.]";
+/// The flag of a tombstone: a removed value kept for replication (`ANNOTATE_FLAG_DELETED`).
+pub const FLAG_DELETED: u8 = 1;
 /// The content type every 3.6 value carries.
 const CONTENT_TYPE: &[u8] = b"text/plain";
 
@@ -121,11 +123,16 @@ pub struct AnnotValue {
     pub value: Vec<u8>,
     /// The modseq of the last change.
     pub modseq: u64,
-    /// Cyrus's record flags (bit 0: deleted, kept for replication).
+    /// Cyrus's record flags ([`FLAG_DELETED`]).
     pub flags: u8,
 }
 
 impl AnnotValue {
+    /// Whether this is a tombstone, which readers treat as no value at all.
+    pub fn is_tombstone(&self) -> bool {
+        self.flags & FLAG_DELETED != 0 || self.value.is_empty()
+    }
+
     /// The stored form.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(self.value.len() + CONTENT_TYPE.len() + 31);
@@ -237,7 +244,7 @@ impl Annotations {
         match self.db.fetch(&key)? {
             None => Ok(None),
             Some(v) => AnnotValue::parse(&v)
-                .map(Some)
+                .map(|v| Some(v).filter(|v| !v.is_tombstone()))
                 .map_err(|e| Error::corrupt(&self.path, e)),
         }
     }
@@ -263,14 +270,16 @@ impl Annotations {
         self.db.store(&key, &v.to_bytes())
     }
 
-    /// Every annotation on `target` (all scopes and users), in key order.
+    /// Every annotation on `target` (all scopes and users), in key order, tombstones left out.
     pub fn list(&mut self, target: &Target) -> Result<Vec<(AnnotKey, AnnotValue)>> {
         let mut prefix = target.id().as_bytes().to_vec();
         prefix.push(0);
-        self.list_prefix(&prefix)
+        let mut all = self.list_prefix(&prefix)?;
+        all.retain(|(_, v)| !v.is_tombstone());
+        Ok(all)
     }
 
-    /// Every annotation in the database, in key order.
+    /// Every record in the database, in key order, tombstones included.
     pub fn list_all(&mut self) -> Result<Vec<(AnnotKey, AnnotValue)>> {
         self.list_prefix(b"")
     }
@@ -292,12 +301,10 @@ impl Annotations {
         if uniqueid.is_empty() {
             return Err(Error::Usage("a mailbox uniqueid is required".into()));
         }
-        let target = Target::Mailbox {
-            uniqueid: uniqueid.to_string(),
-            owner: None,
-        };
+        let mut prefix = uniqueid.as_bytes().to_vec();
+        prefix.push(0);
         let keys: Vec<Vec<u8>> = self
-            .list(&target)?
+            .list_prefix(&prefix)?
             .into_iter()
             .map(|(k, _)| k.to_bytes())
             .collect();
@@ -333,6 +340,33 @@ mod tests {
         for bad in [&b""[..], &[0, 0, 0, 9, 0, 0, 0, 0, b'a'], &b[..9]] {
             assert!(AnnotValue::parse(bad).is_err());
         }
+    }
+
+    #[test]
+    fn tombstones_read_as_absent() {
+        let dir = std::env::temp_dir().join(format!("annot-tomb-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("annotations.db");
+        let mut a = Annotations::open_path(&path, db::Backend::Twoskip, true).unwrap();
+        let t = Target::Mailbox {
+            uniqueid: "u".into(),
+            owner: None,
+        };
+        let key = Annotations::key(&t, "/x", &Scope::Shared).unwrap();
+        let tomb = AnnotValue {
+            value: Vec::new(),
+            modseq: 4,
+            flags: FLAG_DELETED,
+        };
+        a.db.store(&key, &tomb.to_bytes()).unwrap();
+        assert_eq!(a.get(&t, "/x", &Scope::Shared).unwrap(), None);
+        assert!(a.list(&t).unwrap().is_empty());
+        assert_eq!(a.list_all().unwrap().len(), 1);
+        a.delete_mailbox("u").unwrap();
+        assert!(a.list_all().unwrap().is_empty());
+        drop(a);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
