@@ -161,28 +161,38 @@ pub struct SeenEntry {
 }
 
 impl SeenEntry {
-    /// Parses a stored value (`1 <lastread> <lastuid> <lastchange> <uids>`).
+    /// Parses a stored value (`1 <lastread> <lastuid> <lastchange> <uids>`). Like Cyrus, runs
+    /// of blanks between fields are accepted, and a UID set that does not parse is dropped
+    /// (read as empty) rather than failing the whole entry; a wrong version is an error.
     pub fn parse(value: &[u8]) -> std::result::Result<SeenEntry, String> {
         let text = std::str::from_utf8(value).map_err(|_| "seen value is not text".to_string())?;
-        let mut it = text.splitn(5, ' ');
-        let mut field = |what: &str| {
-            it.next()
-                .ok_or_else(|| format!("seen value {text:?} lacks {what}"))
+        let mut rest = text;
+        let mut field = |what: &str| -> std::result::Result<&str, String> {
+            let trimmed = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+            let end = trimmed
+                .find(|c: char| c.is_ascii_whitespace())
+                .unwrap_or(trimmed.len());
+            if end == 0 {
+                return Err(format!("seen value {text:?} lacks {what}"));
+            }
+            rest = &trimmed[end..];
+            Ok(&trimmed[..end])
         };
-        let version = field("a version")?;
-        if version != SEEN_VERSION.to_string() {
+        if field("a version")? != SEEN_VERSION.to_string() {
             return Err(format!("seen value {text:?} has unknown version"));
         }
-        let number = |t: &str, what: &str| -> std::result::Result<i64, String> {
-            t.parse::<i64>()
-                .map_err(|_| format!("seen value {text:?}: bad {what}"))
-        };
-        let lastread = number(field("lastread")?, "lastread")?;
+        let bad = |what: &str| format!("seen value {text:?}: bad {what}");
+        let lastread = field("lastread")?
+            .parse::<i64>()
+            .map_err(|_| bad("lastread"))?;
         let lastuid = field("lastuid")?
             .parse::<u32>()
-            .map_err(|_| format!("seen value {text:?}: bad lastuid"))?;
-        let lastchange = number(field("lastchange")?, "lastchange")?;
-        let seenuids = SeqSet::parse(it.next().unwrap_or(""))?;
+            .map_err(|_| bad("lastuid"))?;
+        let lastchange = field("lastchange")?
+            .parse::<i64>()
+            .map_err(|_| bad("lastchange"))?;
+        let uids = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
+        let seenuids = SeqSet::parse(uids).unwrap_or_default();
         Ok(SeenEntry {
             lastread,
             lastuid,
@@ -278,6 +288,18 @@ impl SeenDb {
         self.db.delete(uniqueid.as_bytes())
     }
 
+    /// Gives the mailbox `to` the state of `from` (a mailbox copied under a new uniqueid);
+    /// nothing happens if `from` has none.
+    pub fn copy(&mut self, from: &str, to: &str) -> Result<()> {
+        if from == to {
+            return Ok(());
+        }
+        match self.read(from)? {
+            Some(e) => self.write(to, &e),
+            None => Ok(()),
+        }
+    }
+
     /// Every entry, in key order, as (uniqueid, state).
     pub fn list(&mut self) -> Result<Vec<(String, SeenEntry)>> {
         let mut out = Vec::new();
@@ -289,6 +311,15 @@ impl SeenDb {
             Ok(Walk::Continue)
         })?;
         Ok(out)
+    }
+}
+
+/// Removes `userid`'s seen database (when the user is deleted); a missing file is fine.
+pub fn delete_user(config: &Config, userid: &str) -> Result<()> {
+    let path = user_db_path(config, userid, "seen")?;
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+        _ => Ok(()),
     }
 }
 
@@ -401,8 +432,13 @@ mod tests {
             let e = SeenEntry::parse(v).unwrap();
             assert_eq!(e.to_bytes(), v);
         }
-        for bad in [&b""[..], b"2 1 1 1 1", b"1 x 1 1 1", b"1 1 1", b"1 1 1 1 0"] {
-            assert!(SeenEntry::parse(bad).is_err());
+        for bad in [&b""[..], b"2 1 1 1 1", b"1 x 1 1 1", b"1 1 1", b"1 1 1 z 1"] {
+            assert!(SeenEntry::parse(bad).is_err(), "{bad:?}");
         }
+        // Extra blanks are fine; a broken UID set is dropped, as Cyrus "nukes" it.
+        let e = SeenEntry::parse(b"1  5 9  6   1:3").unwrap();
+        assert_eq!(e.to_bytes(), b"1 5 9 6 1:3");
+        let e = SeenEntry::parse(b"1 5 9 6 1:x").unwrap();
+        assert!(e.seenuids.is_empty());
     }
 }

@@ -121,7 +121,16 @@ fn seen_state_reads_and_writes_back_identically() {
     let mut e2 = e.clone();
     e2.seenuids = SeqSet::parse("1:3,7").unwrap();
     bob.write(ARCHIVE, &e2).unwrap();
-    assert_eq!(bob.read(ARCHIVE).unwrap(), Some(e2));
+    assert_eq!(bob.read(ARCHIVE).unwrap(), Some(e2.clone()));
+    bob.copy(ARCHIVE, "newid").unwrap();
+    assert_eq!(bob.read("newid").unwrap(), Some(e2));
+    bob.copy("nothing-here", "other").unwrap();
+    assert_eq!(bob.read("other").unwrap(), None);
+    let path = bob.path().to_path_buf();
+    drop(bob);
+    cyrus::seen::delete_user(&c.config, "bob").unwrap();
+    assert!(!path.exists());
+    cyrus::seen::delete_user(&c.config, "bob").unwrap();
 }
 
 fn dbnames(v: &[&str]) -> Vec<DbName> {
