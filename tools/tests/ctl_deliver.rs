@@ -126,3 +126,47 @@ fn usage_errors_match_debian() {
         assert_eq!(d.stdout, o.stdout);
     }
 }
+
+/// Our prune and Debian's `cyr_expire -E 1h` remove the same records from the same file.
+#[test]
+fn pruning_matches_debians_cyr_expire() {
+    let Some(expire) = debian("cyr_expire") else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let marks = [
+        ("<old@x>", "mbox1", now - 7200),
+        ("<older@x>", ".sieve.", now - 1_000_000),
+        ("<recent@x>", "mbox1", now - 600),
+        ("<future@x>", "mbox2", now + 1000),
+        ("<recent@x>", ".vacation.", now - 60),
+    ];
+    let write = |s: &Scratch| {
+        let config = cyrus::config::Config::load(&s.conf, None).unwrap();
+        let mut db = DuplicateDb::open(&config, None).unwrap();
+        for (i, (id, to, mark)) in marks.iter().enumerate() {
+            db.mark(&DupKey::new(*id, *to, "date"), *mark, i as u64)
+                .unwrap();
+        }
+        config
+    };
+    let theirs = Scratch::new("ctl-deliver-expire-debian");
+    write(&theirs);
+    run_ok(&expire, &theirs.conf, &[a("-E"), a("1h")], b"");
+    let ours_dir = Scratch::new("ctl-deliver-expire-ours");
+    let config = write(&ours_dir);
+    {
+        let mut db = DuplicateDb::open(&config, None).unwrap();
+        let stats = db.prune(now, 3600, &Default::default()).unwrap();
+        assert_eq!((stats.deletions, stats.count), (2, 5));
+    }
+    let ours_out = body(&run_ok(ours(), &ours_dir.conf, &[a("-d")], b""));
+    let deb_out = body(&run_ok(ours(), &theirs.conf, &[a("-d")], b""));
+    assert_eq!(
+        String::from_utf8_lossy(&ours_out),
+        String::from_utf8_lossy(&deb_out)
+    );
+    assert!(String::from_utf8_lossy(&ours_out).ends_with("got 3 entries\n"));
+}
