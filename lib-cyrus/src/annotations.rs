@@ -31,6 +31,21 @@ pub enum Scope {
     Private(String),
 }
 
+/// Splits an IMAP METADATA entry name (`/private/comment`) into the scope it means for
+/// `userid` and the entry as stored (`/comment`); `None` for names under neither prefix or
+/// with nothing after it. The prefix is matched without regard to case, as RFC 5464 asks.
+pub fn split_metadata_name(name: &str, userid: &str) -> Option<(Scope, String)> {
+    let head = name.get(..8)?;
+    let (scope, rest) = if head.eq_ignore_ascii_case("/private") {
+        (Scope::Private(userid.to_string()), &name[8..])
+    } else if head.get(..7)?.eq_ignore_ascii_case("/shared") {
+        (Scope::Shared, &name[7..])
+    } else {
+        return None;
+    };
+    (rest.len() > 1 && rest.starts_with('/')).then(|| (scope, rest.to_string()))
+}
+
 /// What an annotation is attached to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -367,6 +382,30 @@ mod tests {
         assert!(a.list_all().unwrap().is_empty());
         drop(a);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn metadata_names() {
+        let p = |n: &str| split_metadata_name(n, "bob");
+        assert_eq!(
+            p("/shared/comment"),
+            Some((Scope::Shared, "/comment".into()))
+        );
+        assert_eq!(
+            p("/PRIVATE/vendor/x"),
+            Some((Scope::Private("bob".into()), "/vendor/x".into()))
+        );
+        for bad in [
+            "/shared",
+            "/shared/",
+            "/sharedx",
+            "/other/x",
+            "",
+            "/sh",
+            "/privatex/y",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
     }
 
     #[test]

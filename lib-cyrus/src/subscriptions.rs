@@ -212,3 +212,48 @@ impl Subscriptions {
         self.remove(&name)
     }
 }
+
+/// Removes `userid`'s subscription file (when the user is deleted); a missing file is fine.
+pub fn delete_user(config: &Config, userid: &str) -> Result<()> {
+    let path = user_db_path(config, userid, "sub")?;
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subs(dir: &Path, inbox: &str) -> Subscriptions {
+        let inbox = DbName::new(inbox).unwrap();
+        Subscriptions::open_path(&dir.join("x.sub"), Backend::Flat, inbox, "DELETED", true).unwrap()
+    }
+
+    #[test]
+    fn keys_abbreviate_only_the_users_own_inbox() {
+        let dir = std::env::temp_dir().join(format!("subs-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = subs(&dir, "example.com\x1duser\x1fbob");
+        let table = [
+            ("example.com\x1duser\x1fbob", "NINBOX"),
+            ("example.com\x1duser\x1fbob\x1fSent", "NINBOX\x1fSent"),
+            (
+                "example.com\x1duser\x1fbobby",
+                "Nexample.com\x1duser\x1fbobby",
+            ),
+            ("user\x1fbob", "Nuser\x1fbob"),
+            ("example.com\x1dshared", "Nexample.com\x1dshared"),
+        ];
+        for (name, key) in table {
+            let n = DbName::new(name).unwrap();
+            assert_eq!(s.key(&n), key.as_bytes(), "{name:?}");
+            assert_eq!(s.name_of_key(key.as_bytes()), Some(n));
+        }
+        assert_eq!(s.name_of_key(VERSION_KEY), None);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
