@@ -120,3 +120,66 @@ fn version_one_entries_get_the_default_message() {
         assert_eq!(String::from_utf8_lossy(&d), want);
     }
 }
+
+/// The uid of the `cyrus` user when the tests run as root (the tools then run as cyrus and
+/// can signal only cyrus's processes); `None` otherwise.
+fn cyrus_uid() -> Option<u32> {
+    let me = std::process::Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&me.stdout).trim() != "0" {
+        eprintln!("skipped: not root");
+        return None;
+    }
+    let out = std::process::Command::new("id")
+        .args(["-u", "cyrus"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// A `sleep` running as `uid`, reaped by a thread as soon as it ends; the handle gives the
+/// signal that ended it.
+fn sleeper(uid: u32) -> (u32, std::thread::JoinHandle<Option<i32>>) {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .uid(uid)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    (
+        pid,
+        std::thread::spawn(move || child.wait().ok().and_then(|s| s.signal())),
+    )
+}
+
+#[test]
+fn denying_ends_the_users_sessions_like_debian() {
+    let Some(uid) = cyrus_uid() else {
+        return;
+    };
+    let mut bins = vec![ours().to_path_buf()];
+    bins.extend(debian("cyr_deny"));
+    for bin in bins {
+        let s = Scratch::new("deny-kill");
+        std::fs::create_dir_all(s.path("proc")).unwrap();
+        let (bob, bob_end) = sleeper(uid);
+        let (alice, alice_end) = sleeper(uid);
+        std::fs::write(
+            s.path(&format!("proc/{bob}")),
+            "imap\tlocalhost [127.0.0.1]\tbob\tuser.bob\tIdle\n",
+        )
+        .unwrap();
+        std::fs::write(
+            s.path(&format!("proc/{alice}")),
+            "pop3\tlocalhost [127.0.0.1]\talice\t\t\n",
+        )
+        .unwrap();
+        run_ok(&bin, &s.conf, &[a("-s"), a("pop3"), a("bob")], b"");
+        assert_eq!(bob_end.join().unwrap(), Some(15), "{}", bin.display());
+        assert!(!alice_end.is_finished(), "{}", bin.display());
+        let _ = std::process::Command::new("kill")
+            .arg(alice.to_string())
+            .status();
+        alice_end.join().unwrap();
+    }
+}
