@@ -1,6 +1,7 @@
 //! Seen state, subscriptions and annotations written through our code from scratch, then
-//! shown by Debian's `cyr_dbtool ... show`: it must read each file and print exactly the
-//! records we meant to write. Skipped (with a note) where Debian's Cyrus is not installed.
+//! shown by Debian's `cyr_dbtool ... show`: it must read each file, print exactly the records
+//! we meant to write, and find the file consistent. Skipped (with a note) where Debian's
+//! Cyrus is not installed.
 
 use cyrus::annotations::{Annotations, Scope, Target};
 use cyrus::db::Backend;
@@ -57,6 +58,20 @@ fn debian_show(dir: &Dir, file: &Path, backend: &str) -> Option<Vec<u8>> {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let check = Command::new(CYR_DBTOOL)
+        .arg("-C")
+        .arg(dir.0.join("imapd.conf"))
+        .arg(file)
+        .arg(backend)
+        .arg("consistent")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success() && check.stderr.is_empty(),
+        "consistent: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
     );
     Some(out.stdout)
 }
