@@ -301,3 +301,51 @@ fn deliver_db_matches_the_reference() {
     let mut out = Vec::new();
     assert_eq!(d.dump(&mut out).unwrap(), 2);
 }
+
+/// Run by hand (`USERDB_EXPORT=<dir> cargo test --test userdb_reference -- --ignored`):
+/// writes a copy of the reference spool into `<dir>` (config/ and partition-default/) with
+/// changes made through our code, for Debian's imapd to serve (see cyrus-ref/start's
+/// `CYRUS_REF_SEED`): alice unsubscribes INBOX.Sent and subscribes user.bob, bob's seen set
+/// on alice's Archive is emptied, and Sent gets a /shared/comment.
+#[test]
+#[ignore]
+fn export_a_changed_spool() {
+    let Ok(out) = std::env::var("USERDB_EXPORT") else {
+        return;
+    };
+    let out = PathBuf::from(out);
+    let c = Conf::new("export");
+    let mut alice = Subscriptions::open(&c.config, "alice", true).unwrap();
+    alice.remove(&dbnames(&["user.alice.Sent"])[0]).unwrap();
+    alice.add(&dbnames(&["user.bob"])[0]).unwrap();
+    drop(alice);
+    let mut bob = SeenDb::open(&c.config, "bob", false).unwrap();
+    let mut e = bob.read(ARCHIVE).unwrap().unwrap();
+    e.seenuids = SeqSet::new();
+    e.lastchange += 1;
+    bob.write(ARCHIVE, &e).unwrap();
+    drop(bob);
+    let mut a = Annotations::open(&c.config).unwrap();
+    let sent = Target::Mailbox {
+        uniqueid: "xcxlxb5s84qkp2dudwpou4h6".into(),
+        owner: Some("alice".into()),
+    };
+    a.set(&sent, "/comment", &Scope::Shared, b"written by cyrus-rs", 1)
+        .unwrap();
+    drop(a);
+    std::fs::create_dir_all(&out).unwrap();
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(c.conf())
+        .arg(out.join("config"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(REF).join("spool/partition-default"))
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
