@@ -147,30 +147,54 @@ impl Subscriptions {
         }
     }
 
-    /// Every subscribed mailbox as a dbname, in the file's order.
+    /// Whether the file is in the pre-3.5 form (keys are internal names, no marker).
+    fn is_legacy(&mut self) -> Result<bool> {
+        Ok(self.db.fetch(VERSION_KEY)?.is_none())
+    }
+
+    /// Every subscribed mailbox as a dbname, in the file's order (an old file read as is).
     pub fn list(&mut self) -> Result<Vec<DbName>> {
+        let legacy = self.is_legacy()?;
         let mut keys = Vec::new();
-        self.db.foreach(b"N", &mut |k, _| {
-            keys.push(k.to_vec());
-            Ok(Walk::Continue)
-        })?;
-        Ok(keys.iter().filter_map(|k| self.name_of_key(k)).collect())
+        self.db
+            .foreach(if legacy { b"" } else { b"N" }, &mut |k, _| {
+                keys.push(k.to_vec());
+                Ok(Walk::Continue)
+            })?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| {
+                if legacy {
+                    let s = std::str::from_utf8(k).ok()?;
+                    Some(InternalName::new(s).ok()?.to_dbname())
+                } else {
+                    self.name_of_key(k)
+                }
+            })
+            .collect())
     }
 
     /// Whether `name` is subscribed.
     pub fn is_subscribed(&mut self, name: &DbName) -> Result<bool> {
+        if self.is_legacy()? {
+            return Ok(self.list()?.contains(name));
+        }
         let key = self.key(name);
         Ok(self.db.fetch(&key)?.is_some())
     }
 
-    /// Subscribes to `name` (whether or not the mailbox exists, as IMAP allows).
+    /// Subscribes to `name` (whether or not the mailbox exists, as IMAP allows); an old
+    /// file is upgraded first.
     pub fn add(&mut self, name: &DbName) -> Result<()> {
+        self.upgrade()?;
         let key = self.key(name);
         self.db.store(&key, b"")
     }
 
-    /// Unsubscribes from `name`; not being subscribed is not an error.
+    /// Unsubscribes from `name`; not being subscribed is not an error. An old file is
+    /// upgraded first.
     pub fn remove(&mut self, name: &DbName) -> Result<()> {
+        self.upgrade()?;
         let key = self.key(name);
         self.db.delete(&key)
     }

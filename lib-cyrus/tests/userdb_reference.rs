@@ -205,6 +205,18 @@ fn old_subscription_files_are_upgraded() {
     let path = dir.join("carol.sub");
     std::fs::write(&path, b"shared.team\t\nuser.carol\t\nuser.carol.Sent\t\n").unwrap();
     let inbox = DbName::new("user\x1fcarol").unwrap();
+    // Read without changing it first...
+    let mut subs =
+        Subscriptions::open_path(&path, Backend::Flat, inbox.clone(), "DELETED", false).unwrap();
+    assert_eq!(
+        subs.list().unwrap(),
+        dbnames(&["shared.team", "user.carol", "user.carol.Sent"])
+    );
+    assert!(subs
+        .is_subscribed(&dbnames(&["user.carol.Sent"])[0])
+        .unwrap());
+    drop(subs);
+    // ...then opened for writing, which upgrades it.
     let mut subs = Subscriptions::open_path(&path, Backend::Flat, inbox, "DELETED", true).unwrap();
     assert_eq!(
         subs.list().unwrap(),
