@@ -214,13 +214,28 @@ impl SeenEntry {
 /// The path of `userid`'s per-user file `suffix` (`seen`, `sub`, ...): under the uniqueid of
 /// their INBOX when it has one in mailboxes.db, else the by-name legacy path.
 pub fn user_db_path(config: &Config, userid: &str, suffix: &str) -> Result<PathBuf> {
+    user_db_path_in(
+        config,
+        &mut MailboxList::open(config, None)?,
+        userid,
+        suffix,
+    )
+}
+
+/// [`user_db_path`] with a mailbox list the caller already has open.
+pub fn user_db_path_in(
+    config: &Config,
+    mboxlist: &mut MailboxList,
+    userid: &str,
+    suffix: &str,
+) -> Result<PathBuf> {
     let ns = Namespace::from_config(config, true);
     let inbox = MbName::from_userid(userid, &ns).map_err(|e| Error::Usage(e.to_string()))?;
     let deleted = config.string("deletedprefix").unwrap_or("DELETED");
     let name = inbox
         .to_internal(deleted)
         .map_err(|e| Error::Usage(e.to_string()))?;
-    let entry = MailboxList::open(config, None)?.lookup(&name)?;
+    let entry = mboxlist.lookup(&name)?;
     user_file(config, &inbox, entry.as_ref(), suffix)
         .ok_or_else(|| Error::Usage(format!("{userid} has no per-user files")))
 }
