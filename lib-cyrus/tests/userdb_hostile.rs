@@ -25,7 +25,7 @@ impl Gen {
         (0..n)
             .map(|_| {
                 let r = self.next();
-                if r % 8 == 0 {
+                if r.is_multiple_of(8) {
                     r as u8
                 } else {
                     alphabet[(r as usize >> 3) % alphabet.len()]
@@ -59,7 +59,7 @@ fn annotation_records() {
             assert_eq!(key.to_bytes(), k);
         }
         let mut v = g.bytes(40, b"\0\x01\x05text/plain");
-        if g.next() % 2 == 0 {
+        if g.next().is_multiple_of(2) {
             // A plausible length prefix, so that the rest of the layout gets exercised.
             let len = (g.next() % 12) as u8;
             v.splice(0..0, [0, 0, 0, len, 0, 0, 0, 0]);
