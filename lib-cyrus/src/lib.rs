@@ -2,15 +2,18 @@
 //!
 //! Configuration ([`config`]), the cyrusdb layer with every backend Cyrus 3.6 uses ([`db`]),
 //! DLIST ([`dlist`]), mailbox names and mailboxes.db ([`mboxname`], [`mboxlist`]), the mailbox
-//! files ([`mailbox`]), and the start-up and logging every program shares ([`process`],
-//! [`syslog`]). ACLs, quota, seen state, SASL, TLS and the worker half of the master contract
-//! join them as they land (see DESIGN.md).
+//! files ([`mailbox`]), ACLs and quota ([`acl`], [`quota`]), the per-user and server databases
+//! ([`seen`], [`subscriptions`], [`annotations`], [`duplicate`], [`userdeny`]), the worker half
+//! of the master contract ([`service`]), and the start-up and logging every program shares
+//! ([`process`], [`syslog`]). SASL and TLS join them as they land (see DESIGN.md).
 
 pub mod acl;
+pub mod annotations;
 pub mod config;
 pub mod db;
 pub mod dirhash;
 pub mod dlist;
+pub mod duplicate;
 pub mod error;
 pub mod mailbox;
 pub mod mboxlist;
@@ -18,7 +21,10 @@ pub mod mboxname;
 pub mod process;
 pub mod prot;
 pub mod quota;
+pub mod seen;
 pub mod service;
+pub mod subscriptions;
 pub mod syslog;
+pub mod userdeny;
 
 pub use error::{Error, Result};
