@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn ours() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_quota"))
@@ -18,32 +18,7 @@ fn ours() -> &'static Path {
 /// A scratch instance: `conf/` and `spool/` copied from the reference spool, and the
 /// reference imapd.conf pointed at them.
 fn instance(tag: &str) -> Scratch {
-    let s = Scratch::new(tag);
-    let r = reference();
-    for (from, to) in [
-        ("spool/config", "conf"),
-        ("spool/partition-default", "spool"),
-    ] {
-        let st = Command::new("cp")
-            .arg("-r")
-            .arg(r.join(from))
-            .arg(s.path(to))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    let _ = Command::new("chmod")
-        .arg("-R")
-        .arg("u+w")
-        .arg(&s.dir)
-        .status();
-    let text = std::fs::read_to_string(r.join("imapd.conf")).unwrap();
-    std::fs::write(
-        &s.conf,
-        text.replace("@INSTANCE@", &s.dir.to_string_lossy()),
-    )
-    .unwrap();
-    s
+    Scratch::reference_instance(tag, true, "")
 }
 
 fn args_of<'a>(v: &'a [&'a str]) -> Vec<&'a std::ffi::OsStr> {
