@@ -74,3 +74,46 @@ fn sequence_numbers_count_messages() {
         "{none}"
     );
 }
+
+#[test]
+fn quota_check_matches_debian_on_sound_and_damaged_mailboxes() {
+    use cyrus::mailbox::index::IndexHeader;
+    let Some(debian) = debian("mbexamine") else {
+        return;
+    };
+    let s = Scratch::reference_instance("mbexamine-q", true, "");
+    let same = |args: &[&str]| {
+        assert_eq!(
+            examine(ours(), &s, args),
+            examine(&debian, &s, args),
+            "{args:?}"
+        );
+    };
+    same(&["-q"]);
+    let bob = s.path("spool/uuid/h/x/hx0n4cd8d31fl37m97f64ehd");
+    // The index claims a usage the files do not add up to.
+    let index = bob.join("cyrus.index");
+    let good = std::fs::read(&index).unwrap();
+    let mut h = IndexHeader::decode(&good, &index).unwrap();
+    h.quota_mailbox_used = 12345;
+    let mut bad = good.clone();
+    bad[..h.encode().len()].copy_from_slice(&h.encode());
+    std::fs::write(&index, &bad).unwrap();
+    same(&["-q", "user.bob"]);
+    assert!(examine(ours(), &s, &["-q", "user.bob"])
+        .1
+        .contains("INCORRECT total quota usage"));
+    std::fs::write(&index, &good).unwrap();
+    // A message file shorter than its index record says.
+    let msg = bob.join("3.");
+    let full = std::fs::read(&msg).unwrap();
+    std::fs::write(&msg, &full[..100]).unwrap();
+    same(&["-q", "user.bob"]);
+    assert!(examine(ours(), &s, &["-q", "user.bob"])
+        .1
+        .contains("Message 3 has INCORRECT size"));
+    // A missing message file.
+    std::fs::write(&msg, &full).unwrap();
+    std::fs::remove_file(bob.join("2.")).unwrap();
+    same(&["-q", "user.bob"]);
+}

@@ -5,11 +5,13 @@
 //! in the admin namespace with `*` and `%` wildcards; none means every mailbox. Times print
 //! in the server's local time zone.
 //!
+//! `-q` checks message file sizes against the index and its quota usage instead.
+//!
 //! Differences from Debian's 3.6.1 binary: `-s N` shows the Nth message (Cyrus's never
-//! advances its counter, so it shows every message for 1 and none otherwise); `-q` and `-c`
-//! (quota and message-file checks) are not implemented yet and say so.
+//! advances its counter, so it shows every message for 1 and none otherwise); `-c` (compare
+//! index records with message files) is not implemented yet and says so.
 
-use cyrus::mailbox::examine::{ctime_local, examine_selected, Select};
+use cyrus::mailbox::examine::{ctime_local, examine_selected, quota_check, Select};
 use cyrus::mailbox::{LockMode, Mailbox};
 use cyrus::mboxlist::paths::{mailbox_dir, Area};
 use cyrus::mboxlist::{Include, MailboxList};
@@ -46,13 +48,15 @@ fn main() {
     let (opts, patterns) = getopt(&prog, args.get(1..).unwrap_or(&[]), "C:u:s:qc");
     let mut alt = None;
     let mut select = Select::All;
+    let mut quota = false;
     for o in opts {
         match o {
             Opt::Arg('C', f) => alt = Some(f),
             Opt::Arg('u', v) => select = Select::Uid(v.parse().unwrap_or_else(|_| usage())),
             Opt::Arg('s', v) => select = Select::Seq(v.parse().unwrap_or_else(|_| usage())),
-            Opt::Flag(c @ ('q' | 'c')) => {
-                eprintln!("{prog}: -{c} is not implemented yet");
+            Opt::Flag('q') => quota = true,
+            Opt::Flag('c') => {
+                eprintln!("{prog}: -c is not implemented yet");
                 exit(EX_TEMPFAIL);
             }
             Opt::Bad(msg) => {
@@ -101,7 +105,11 @@ fn main() {
             };
             let name = entry.name.as_str();
             let text = Mailbox::open(&dir, LockMode::Read).and_then(|mb| {
-                examine_selected(&mb, name, &dir.to_string_lossy(), &ctime_local, select)
+                if quota {
+                    Ok(quota_check(&mb, name))
+                } else {
+                    examine_selected(&mb, name, &dir.to_string_lossy(), &ctime_local, select)
+                }
             });
             match text {
                 Ok(t) => {
