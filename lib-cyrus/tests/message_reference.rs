@@ -144,3 +144,84 @@ fn section_item_decodes_to_our_tree() {
         assert_eq!(c.ours.cache.item(Item::Section), s.encode().as_slice());
     }
 }
+
+/// The FETCH responses of a golden session, literals rejoined: (uid, response text).
+fn golden_fetches(text: &str) -> Vec<(u32, String)> {
+    let mut out: Vec<(u32, String)> = Vec::new();
+    let mut open = false;
+    for line in text.lines() {
+        let Some(s) = line.strip_prefix("S: ") else {
+            open = false;
+            continue;
+        };
+        if s.starts_with("* ") && s.contains(" FETCH (") {
+            let uid = s
+                .split(" UID ")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap();
+            out.push((uid, s.to_string()));
+            open = s.ends_with('}');
+        } else if open {
+            let last = out.last_mut().unwrap();
+            last.1.push_str("\r\n");
+            last.1.push_str(s);
+            open = s.ends_with('}');
+        }
+    }
+    out
+}
+
+/// Bytes as the goldens write them: UTF-8 as is, anything else as `\xNN`.
+fn as_golden(b: &[u8]) -> String {
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_string(),
+        Err(_) => b
+            .iter()
+            .map(|&c| {
+                if c < 0x80 {
+                    (c as char).to_string()
+                } else {
+                    format!("\\x{c:02x}")
+                }
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn envelope_and_bodystructure_match_imap_goldens() {
+    let spool = scratch_spool("golden");
+    let dirs: std::collections::HashMap<String, String> = mailboxes().into_iter().collect();
+    let golden = Path::new(REF).join("golden/imap-fetch");
+    let mut checked = 0;
+    for ent in std::fs::read_dir(&golden).unwrap() {
+        let path = ent.unwrap().path();
+        let file = path.file_name().unwrap().to_str().unwrap().to_string();
+        let mailbox = file.trim_end_matches(".txt").split("--").next().unwrap();
+        let dir = spool.join(&dirs[mailbox]);
+        let index = Index::decode(&std::fs::read(dir.join("cyrus.index")).unwrap(), &dir).unwrap();
+        for (uid, resp) in golden_fetches(&std::fs::read_to_string(&path).unwrap()) {
+            let msg = std::fs::read(dir.join(format!("{uid}."))).unwrap();
+            let r = index.find(uid).unwrap();
+            let p = message::parse(&msg, r.internaldate);
+            let want = format!(
+                "ENVELOPE {} BODYSTRUCTURE {}",
+                as_golden(p.cache.item(Item::Envelope)),
+                as_golden(p.cache.item(Item::Bodystructure))
+            );
+            assert!(
+                resp.contains(&want),
+                "{file} uid {uid}:\n  ours   {want}\n  golden {resp}"
+            );
+            assert!(
+                resp.contains(&format!("RFC822.SIZE {} ", p.size)),
+                "{file} {uid}"
+            );
+            checked += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(spool.parent().unwrap());
+    assert!(checked >= 25, "only {checked} FETCH responses checked");
+}
