@@ -31,15 +31,15 @@ pub struct Parsed {
     pub header_size: u32,
     /// Lines of the top-level content.
     pub content_lines: u32,
-    /// The Date's calendar day at 00:00 UTC (the internaldate when Date is missing or bad).
+    /// The Date's calendar day at 00:00 UTC (0 when Date is missing or unreadable).
     pub sentdate: u32,
-    /// The Date as a UTC instant (the internaldate when Date is missing or bad).
+    /// The Date as a UTC instant (0 when Date is missing or unreadable).
     pub gmtime: u32,
 }
 
-/// Parses a message file; `internaldate` stands in for a missing or unreadable Date.
-pub fn parse(msg: &[u8], internaldate: u32) -> Parsed {
-    let body = body::parse_message(msg);
+/// Parses a message file.
+pub fn parse(msg: &[u8]) -> Parsed {
+    let (body, headers) = body::parse_message(msg);
     let mut cache = CacheRecord::default();
     let mut set = |item: Item, v: Vec<u8>| {
         if let Some(slot) = cache.items.get_mut(item as usize) {
@@ -50,7 +50,7 @@ pub fn parse(msg: &[u8], internaldate: u32) -> Parsed {
     set(Item::Bodystructure, bodystructure(&body, true));
     set(Item::Body, bodystructure(&body, false));
     set(Item::Section, message_section(&body).encode());
-    set(Item::Headers, cached_headers(msg));
+    set(Item::Headers, headers);
     let e = &body.envelope;
     set(Item::From, address::search_form(&e.from));
     set(Item::To, address::search_form(&e.to));
@@ -63,26 +63,16 @@ pub fn parse(msg: &[u8], internaldate: u32) -> Parsed {
     );
     set(Item::Subject, subject);
     let d = e.date.as_deref().and_then(date::parse);
-    let clamp = |v: i64| u32::try_from(v).unwrap_or(internaldate);
+    let clamp = |v: i64| u32::try_from(v).unwrap_or(0);
     Parsed {
         size: u32::try_from(msg.len()).unwrap_or(u32::MAX),
         header_size: u32::try_from(body.header_size).unwrap_or(u32::MAX),
         content_lines: u32::try_from(body.content_lines).unwrap_or(u32::MAX),
-        sentdate: d.map_or(internaldate, |d| clamp(d.day)),
-        gmtime: d.map_or(internaldate, |d| clamp(d.instant)),
+        sentdate: d.map_or(0, |d| clamp(d.day)),
+        gmtime: d.map_or(0, |d| clamp(d.instant)),
         cache,
         body,
     }
-}
-
-/// The CACHEHEADERS item: the top-level header fields Cyrus caches, as written.
-pub fn cached_headers(msg: &[u8]) -> Vec<u8> {
-    let (fields, _, _) = header::split(msg, 0, &|_| false);
-    let mut out = Vec::new();
-    for f in fields.iter().filter(|f| header::is_cached(f.name)) {
-        out.extend_from_slice(f.raw);
-    }
-    out
 }
 
 /// The ENVELOPE of a message header.
@@ -305,28 +295,46 @@ fn known_charset(name: &[u8]) -> bool {
     KNOWN.contains(&n.as_slice())
 }
 
+/// The name SECTION stores for a charset Cyrus recognises: its own spelling for us-ascii and
+/// utf-8, the name as written for the others.
+fn stored_charset_name(name: &[u8]) -> Option<Vec<u8>> {
+    let lower = name.to_ascii_lowercase();
+    match lower.as_slice() {
+        b"us-ascii" | b"ascii" => Some(b"us-ascii".to_vec()),
+        b"utf-8" | b"utf8" => Some(b"utf-8".to_vec()),
+        _ if known_charset(&lower) => Some(name.to_vec()),
+        _ => None,
+    }
+}
+
 fn charset_block(b: &Body) -> CharsetInfo {
-    let encoding = decode::encoding_code(b.encoding.as_deref());
-    let name: &[u8] = if b.kind == b"TEXT" {
-        match b.param(b"CHARSET") {
-            Some(c) if known_charset(c) => c,
-            Some(_) => b"",
-            None => b"us-ascii",
+    let mut encoding = decode::encoding_code(b.encoding.as_deref());
+    let name: Option<Vec<u8>> = if b.kind == b"TEXT" {
+        match b
+            .params
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(b"CHARSET"))
+        {
+            Some((_, v)) if !v.is_empty() => stored_charset_name(v),
+            _ => Some(b"us-ascii".to_vec()),
         }
+    } else if b.kind == b"MESSAGE" {
+        // Cyrus reads any message/* as unencoded; only message/rfc822 loses the charset.
+        encoding = decode::ENC_NONE;
+        (b.subtype != b"RFC822").then(|| b"us-ascii".to_vec())
     } else {
-        b""
+        None
     };
     let (guid, size, lines) = (b.content_guid, u(b.decoded_size), u(b.content_lines));
-    if name.is_empty() {
-        CharsetInfo {
+    match name {
+        Some(n) => CharsetInfo::with_name(&n, encoding, guid, size, lines),
+        None => CharsetInfo {
             encoding,
             name_padded: Vec::new(),
             guid,
             decoded_size: size,
             content_lines: lines,
-        }
-    } else {
-        CharsetInfo::with_name(name, encoding, guid, size, lines)
+        },
     }
 }
 
