@@ -23,6 +23,13 @@ pub struct Address {
     pub domain: Option<Vec<u8>>,
 }
 
+/// Where Cyrus files an address without a domain.
+const UNSPECIFIED_DOMAIN: &[u8] = b"unspecified-domain";
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
+}
+
 struct P<'a> {
     s: &'a [u8],
     i: usize,
@@ -33,241 +40,281 @@ impl P<'_> {
         self.s.get(self.i).copied()
     }
 
+    /// Takes the next byte (None at the end).
+    fn next(&mut self) -> Option<u8> {
+        let c = self.peek();
+        if c.is_some() {
+            self.i += 1;
+        }
+        c
+    }
+
     /// Skips whitespace and (nested) comments.
-    fn cfws(&mut self) {
-        while let Some(b) = self.peek() {
-            match b {
-                b' ' | b'\t' | b'\r' | b'\n' => self.i += 1,
-                b'(' => {
-                    let mut depth = 0usize;
-                    while let Some(c) = self.peek() {
+    fn skip_space(&mut self) {
+        while let Some(c) = self.peek() {
+            if c == b'(' {
+                self.i += 1;
+                let mut depth = 1usize;
+                while depth > 0 {
+                    let Some(c) = self.next() else { return };
+                    match c {
+                        b'\\' => {
+                            self.next();
+                        }
+                        b'(' => depth += 1,
+                        b')' => depth -= 1,
+                        _ => {}
+                    }
+                }
+            } else if is_space(c) {
+                self.i += 1;
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// A phrase up to one of `specials` (or the end, returned as 0): quoted strings
+    /// unquoted, whitespace and comments as one space, no trailing space. An unbalanced
+    /// quote ends the whole list, as if the value stopped there.
+    fn phrase(&mut self, specials: &[u8]) -> (Vec<u8>, u8) {
+        self.skip_space();
+        let mut out = Vec::new();
+        loop {
+            let c = self.next().unwrap_or(0);
+            if c == b'"' {
+                loop {
+                    let Some(mut q) = self.next() else {
+                        return (Vec::new(), 0);
+                    };
+                    if q == b'\\'
+                        && self.peek() == Some(b'\r')
+                        && self.s.get(self.i + 1) == Some(&b'\n')
+                    {
+                        q = b'\r';
                         self.i += 1;
-                        match c {
+                    }
+                    if q == b'\r' && self.peek() == Some(b'\n') {
+                        self.i += 1;
+                        if matches!(self.peek(), Some(b' ' | b'\t')) {
+                            continue;
+                        }
+                        return (Vec::new(), 0);
+                    }
+                    if q.is_ascii_control() {
+                        if q == b'\r' || q == b'\n' {
+                            q = b' ';
+                        } else if q != b'\t' {
+                            continue;
+                        }
+                    }
+                    if q == b'"' {
+                        break;
+                    }
+                    if q == b'\\' {
+                        let Some(e) = self.next() else {
+                            return (Vec::new(), 0);
+                        };
+                        q = e;
+                    }
+                    out.push(q);
+                }
+            } else if c != 0 && (is_space(c) || c == b'(') {
+                self.i -= 1;
+                self.skip_space();
+                out.push(b' ');
+            } else if c == 0 || specials.contains(&c) {
+                if out.last() == Some(&b' ') {
+                    out.pop();
+                }
+                return (out, c);
+            } else {
+                out.push(c);
+            }
+        }
+    }
+
+    /// A domain: its characters with whitespace and comments removed and dots collapsed.
+    /// With `want_comment`, a comment that ends the domain is returned (a display name).
+    fn domain(&mut self, want_comment: bool) -> (Vec<u8>, Option<Vec<u8>>, u8) {
+        self.skip_space();
+        let mut out = Vec::new();
+        let mut comment: Option<Vec<u8>> = None;
+        loop {
+            let c = self.next().unwrap_or(0);
+            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'[' | b']' | b':' | b'@') || c > 127
+            {
+                out.push(c);
+                comment = None;
+            } else if c == b'.' {
+                if out.last().is_some_and(|&l| l != b'.') {
+                    out.push(c);
+                }
+                comment = None;
+            } else if c == b'(' {
+                if want_comment {
+                    let mut text = Vec::new();
+                    let mut depth = 1usize;
+                    while depth > 0 {
+                        let Some(mut d) = self.next() else { break };
+                        match d {
                             b'(' => depth += 1,
-                            b')' => {
-                                depth = depth.saturating_sub(1);
-                                if depth == 0 {
-                                    break;
+                            b')' => depth -= 1,
+                            b'\\' => {
+                                if let Some(e) = self.next() {
+                                    d = e;
                                 }
                             }
-                            b'\\' => self.i += 1,
                             _ => {}
                         }
-                    }
-                }
-                _ => return,
-            }
-        }
-    }
-
-    /// A quoted string's content with the backslash escapes resolved; the opening quote is next.
-    fn quoted(&mut self, out: &mut Vec<u8>) {
-        self.i += 1;
-        while let Some(c) = self.peek() {
-            self.i += 1;
-            match c {
-                b'"' => return,
-                b'\\' => {
-                    if let Some(n) = self.peek() {
-                        out.push(n);
-                        self.i += 1;
-                    }
-                }
-                b'\r' | b'\n' => {}
-                _ => out.push(c),
-            }
-        }
-    }
-
-    /// A phrase (words and quoted strings, whitespace runs as one space) up to a special.
-    fn phrase(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            self.cfws();
-            match self.peek() {
-                None | Some(b'<' | b'>' | b'@' | b':' | b';' | b',') => break,
-                Some(b'"') => {
-                    if !out.is_empty() {
-                        out.push(b' ');
-                    }
-                    self.quoted(&mut out);
-                }
-                Some(_) => {
-                    if !out.is_empty() {
-                        out.push(b' ');
-                    }
-                    while let Some(c) = self.peek() {
-                        if matches!(
-                            c,
-                            b' ' | b'\t'
-                                | b'\r'
-                                | b'\n'
-                                | b'('
-                                | b'"'
-                                | b'<'
-                                | b'>'
-                                | b'@'
-                                | b':'
-                                | b';'
-                                | b','
-                        ) {
-                            break;
-                        }
-                        out.push(c);
-                        self.i += 1;
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// A domain after `@`: its characters without whitespace or comments.
-    fn domain(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            self.cfws();
-            match self.peek() {
-                Some(b'[') => {
-                    while let Some(c) = self.peek() {
-                        self.i += 1;
-                        out.push(c);
-                        if c == b']' {
-                            break;
+                        if depth > 0 {
+                            text.push(d);
                         }
                     }
+                    comment = Some(text);
+                } else {
+                    self.i -= 1;
+                    self.skip_space();
                 }
-                Some(c)
-                    if !matches!(
-                        c,
-                        b'<' | b'>'
-                            | b'@'
-                            | b':'
-                            | b';'
-                            | b','
-                            | b'"'
-                            | b'('
-                            | b' '
-                            | b'\t'
-                            | b'\r'
-                            | b'\n'
-                    ) =>
-                {
+            } else if c == 0 || !is_space(c) {
+                if out.last() == Some(&b'.') {
+                    out.pop();
+                }
+                return (out, comment, c);
+            }
+        }
+    }
+
+    /// A source route (`@a,@b`), up to the character that ends it.
+    fn route(&mut self) -> (Vec<u8>, u8) {
+        self.skip_space();
+        let mut out = Vec::new();
+        loop {
+            let c = self.next().unwrap_or(0);
+            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'[' | b']' | b',' | b'@') {
+                out.push(c);
+            } else if c == b'.' {
+                if out.last().is_some_and(|&l| l != b'.') {
                     out.push(c);
-                    self.i += 1;
                 }
-                _ => break,
+            } else if c != 0 && (is_space(c) || c == b'(') {
+                self.i -= 1;
+                self.skip_space();
+            } else {
+                while matches!(out.last(), Some(b'.' | b',' | b'@')) {
+                    out.pop();
+                }
+                return (out, c);
             }
         }
-        out
+    }
+
+    /// Skips to just after the next `>` (or the end).
+    fn skip_to_close(&mut self, mut tok: u8) {
+        while tok != 0 && tok != b'>' {
+            tok = self.next().unwrap_or(0);
+        }
     }
 }
 
-fn nonempty(v: Vec<u8>) -> Option<Vec<u8>> {
-    (!v.is_empty()).then_some(v)
+fn push(
+    out: &mut Vec<Address>,
+    name: Option<Vec<u8>>,
+    route: Option<Vec<u8>>,
+    mailbox: Option<Vec<u8>>,
+    domain: Option<Vec<u8>>,
+) {
+    if out.len() >= MAX_ADDRESSES {
+        return;
+    }
+    out.push(Address {
+        name: name.filter(|n| !n.is_empty()),
+        route: route.filter(|r| !r.is_empty()),
+        mailbox,
+        domain: domain.map(|d| {
+            if d.is_empty() {
+                UNSPECIFIED_DOMAIN.to_vec()
+            } else {
+                d
+            }
+        }),
+    });
 }
 
-/// Parses an address list header value; never fails, garbage yields what could be read.
+/// Parses an address list header value as Cyrus does, appending to `out`; never fails.
 pub fn parse_list(s: &[u8], out: &mut Vec<Address>) {
     let mut p = P { s, i: 0 };
     let mut in_group = false;
-    while p.i < s.len() && out.len() < MAX_ADDRESSES {
-        let start = p.i;
-        p.cfws();
-        if p.peek() == Some(b',') {
-            p.i += 1;
-            continue;
-        }
-        let phrase = p.phrase();
-        match p.peek() {
-            Some(b':') => {
-                p.i += 1;
-                if in_group {
+    let mut tok = b' ';
+    while tok != 0 && out.len() < MAX_ADDRESSES {
+        let (phrase, t) = p.phrase(if in_group { b",@<;" } else { b",@<:" });
+        tok = t;
+        match tok {
+            b',' | 0 | b';' => {
+                if !phrase.is_empty() {
+                    push(out, None, None, Some(phrase), Some(Vec::new()));
+                }
+                if tok == b';' {
+                    push(out, None, None, None, None);
+                    in_group = false;
+                }
+            }
+            b':' => {
+                push(out, None, None, Some(phrase), None);
+                in_group = true;
+            }
+            b'@' => {
+                let (domain, comment, t) = p.domain(true);
+                tok = t;
+                push(out, comment, None, Some(phrase), Some(domain));
+                if tok == b';' {
+                    push(out, None, None, None, None);
+                    in_group = false;
+                }
+            }
+            _ => {
+                // '<': an angle address, maybe with a source route.
+                let (mut mailbox, t) = p.phrase(b"@>");
+                tok = t;
+                if tok != b'@' {
+                    push(out, Some(phrase), None, Some(mailbox), Some(Vec::new()));
                     continue;
                 }
-                in_group = true;
-                out.push(Address {
-                    mailbox: Some(phrase),
-                    ..Address::default()
-                });
-            }
-            Some(b'<') => {
-                p.i += 1;
-                p.cfws();
-                let mut route = Vec::new();
-                while p.peek() == Some(b'@') {
-                    p.i += 1;
-                    if !route.is_empty() {
-                        route.push(b',');
+                let mut route = None;
+                if mailbox.is_empty() {
+                    p.i -= 1;
+                    let (r, t) = p.route();
+                    tok = t;
+                    if tok != b':' {
+                        push(
+                            out,
+                            Some(phrase),
+                            Some(r),
+                            Some(Vec::new()),
+                            Some(Vec::new()),
+                        );
+                        p.skip_to_close(tok);
+                        tok = b' ';
+                        continue;
                     }
-                    route.push(b'@');
-                    route.extend_from_slice(&p.domain());
-                    p.cfws();
-                    if p.peek() == Some(b',') {
-                        p.i += 1;
-                        p.cfws();
+                    route = Some(r);
+                    let (m, t) = p.phrase(b"@>");
+                    mailbox = m;
+                    tok = t;
+                    if tok != b'@' {
+                        push(out, Some(phrase), route, Some(mailbox), Some(Vec::new()));
+                        continue;
                     }
                 }
-                if !route.is_empty() && p.peek() == Some(b':') {
-                    p.i += 1;
-                }
-                let local = p.phrase();
-                let domain = if p.peek() == Some(b'@') {
-                    p.i += 1;
-                    nonempty(p.domain())
-                } else {
-                    None
-                };
-                p.cfws();
-                if p.peek() == Some(b'>') {
-                    p.i += 1;
-                }
-                out.push(Address {
-                    name: nonempty(phrase),
-                    route: nonempty(route),
-                    mailbox: Some(local),
-                    domain,
-                });
+                let (domain, _, t) = p.domain(false);
+                push(out, Some(phrase), route, Some(mailbox), Some(domain));
+                p.skip_to_close(t);
+                tok = if t == 0 { 0 } else { b' ' };
             }
-            Some(b'@') => {
-                p.i += 1;
-                let domain = nonempty(p.domain());
-                out.push(Address {
-                    mailbox: Some(phrase),
-                    domain,
-                    ..Address::default()
-                });
-            }
-            Some(b';') => {
-                p.i += 1;
-                if !phrase.is_empty() {
-                    out.push(Address {
-                        mailbox: Some(phrase),
-                        ..Address::default()
-                    });
-                }
-                if in_group {
-                    in_group = false;
-                    out.push(Address::default());
-                }
-            }
-            Some(b'>') => p.i += 1,
-            _ => {
-                if !phrase.is_empty() {
-                    out.push(Address {
-                        mailbox: Some(phrase),
-                        ..Address::default()
-                    });
-                }
-            }
-        }
-        if p.i == start {
-            // Nothing consumed: step over the byte so a hostile value cannot loop.
-            p.i += 1;
         }
     }
     if in_group {
-        out.push(Address::default());
+        push(out, None, None, None, None);
     }
 }
 
@@ -337,13 +384,14 @@ pub fn search_form(list: &[Address]) -> Vec<u8> {
                     out.push(b' ');
                 }
                 out.push(b'<');
+                // Cyrus lower-cases the address (not the name) in the search form.
                 if let Some(r) = &a.route {
-                    out.extend_from_slice(r);
+                    out.extend_from_slice(&r.to_ascii_lowercase());
                     out.push(b':');
                 }
-                out.extend_from_slice(mailbox.as_deref().unwrap_or(&[]));
+                out.extend_from_slice(&mailbox.as_deref().unwrap_or(&[]).to_ascii_lowercase());
                 out.push(b'@');
-                out.extend_from_slice(domain);
+                out.extend_from_slice(&domain.to_ascii_lowercase());
                 out.push(b'>');
                 prev = true;
             }
@@ -387,7 +435,23 @@ mod tests {
                 r#"((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL)(NIL NIL "Team" NIL)(NIL NIL "c" "x")(NIL NIL "d" "y")(NIL NIL NIL NIL))"#,
             ),
             ("<@r1,@r2:u@d>", r#"((NIL "@r1,@r2" "u" "d"))"#),
-            ("a@b (comment)", r#"((NIL NIL "a" "b"))"#),
+            // A trailing comment on a bare address becomes its name.
+            ("a@b (Ann)", r#"(("Ann" NIL "a" "b"))"#),
+            ("a@b (Ann) .c", r#"((NIL NIL "a" "b.c"))"#),
+            ("bob", r#"((NIL NIL "bob" "unspecified-domain"))"#),
+            ("Bob <bob>", r#"(("Bob" NIL "bob" "unspecified-domain"))"#),
+            ("<>", r#"((NIL NIL "" "unspecified-domain"))"#),
+            (r#""unbalanced <a@b>"#, "NIL"),
+            (
+                r#"a@b, "x\"y" <c@d>"#,
+                "((NIL NIL \"a\" \"b\")({3}\r\nx\"y NIL \"c\" \"d\"))",
+            ),
+            ("a @ ex ample . org", r#"((NIL NIL "a" "example.org"))"#),
+            (
+                "G: a@b",
+                r#"((NIL NIL "G" NIL)(NIL NIL "a" "b")(NIL NIL NIL NIL))"#,
+            ),
+            ("Folded\r\n Name <a@b>", r#"(("Folded Name" NIL "a" "b"))"#),
             ("", "NIL"),
             (
                 "  John   Q.  Public <j@p>",
@@ -414,6 +478,7 @@ mod tests {
                 "undisclosed-recipients:;, Team: c@x, d@y;",
                 "undisclosed-recipients:;,Team:<c@x>,<d@y>;",
             ),
+            ("X <Bob@Example.ORG>", "X <bob@example.org>"),
             (
                 "=?UTF-8?Q?J=C3=B6rg_M=C3=BCller?= <j@d>",
                 "\"J\u{f6}rg M\u{fc}ller\" <j@d>",
