@@ -560,8 +560,9 @@ fn default_type(digest: bool) -> (Vec<u8>, Vec<u8>, Params) {
     }
 }
 
-/// The default part Cyrus puts where a header ran into a boundary (all offsets zero).
-fn empty_default() -> Body {
+/// An empty text/plain part: what Cyrus puts where a header ran into a boundary, and what
+/// it serves for a multipart without parts.
+pub fn empty_default() -> Body {
     let (kind, subtype, params) = default_type(false);
     Body {
         kind,

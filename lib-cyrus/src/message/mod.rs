@@ -175,14 +175,7 @@ fn write_body(out: &mut Vec<u8>, b: &Body, ext: bool) {
     if b.is_multipart() {
         if b.parts.is_empty() {
             // IMAP has no empty multipart: Cyrus serves an empty text/plain instead.
-            let (_, _, params) = (0, 0, vec![(b"CHARSET".to_vec(), b"us-ascii".to_vec())]);
-            let empty = Body {
-                kind: b"TEXT".to_vec(),
-                subtype: b"PLAIN".to_vec(),
-                params,
-                ..Body::default()
-            };
-            return write_body(out, &empty, ext);
+            return write_body(out, &body::empty_default(), ext);
         }
         out.push(b'(');
         for p in &b.parts {
