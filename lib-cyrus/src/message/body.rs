@@ -14,6 +14,9 @@ use crate::mailbox::index::Guid;
 pub const MAX_DEPTH: usize = 64;
 /// Sub-parts kept per multipart; more are measured but left out of the tree.
 pub const MAX_PARTS: usize = 10_000;
+/// Parts kept in one message's whole tree, so memory stays proportional to this, not to
+/// how many tiny parts a hostile message packs in.
+pub const MAX_TOTAL_PARTS: usize = 50_000;
 /// Header lines examined per part (Cyrus's `maxheaderlines` default); later ones only count.
 pub const MAX_HEADER_LINES: usize = 1000;
 
@@ -577,6 +580,8 @@ struct Parser<'a> {
     msg: &'a [u8],
     off: usize,
     bounds: Vec<Vec<u8>>,
+    /// Parts stored in the tree so far.
+    stored: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -750,7 +755,8 @@ impl<'a> Parser<'a> {
             lines += part.header_lines + part.content_lines + part.boundary_lines;
             last_boundary = (part.boundary_size, part.boundary_lines);
             nparts += 1;
-            if body.parts.len() < MAX_PARTS {
+            if body.parts.len() < MAX_PARTS && self.stored < MAX_TOTAL_PARTS {
+                self.stored += 1;
                 // Free what the tree does not need of a part already measured.
                 part.envelope = Envelope::default();
                 body.parts.push(part);
@@ -790,6 +796,7 @@ pub fn parse_message(msg: &[u8]) -> (Body, Vec<u8>) {
         msg,
         off: 0,
         bounds: Vec::new(),
+        stored: 0,
     };
     let mut cache = Vec::new();
     let body = p.body(false, 0, Some(&mut cache));
