@@ -266,3 +266,30 @@ fn many_parts_are_bounded() {
         30_000 - cyrus::message::body::MAX_PARTS
     );
 }
+
+#[test]
+fn section_of_nested_and_empty_multiparts() {
+    // A multipart inside a multipart gets the (0, -1, 0, -1) part 0; a child multipart
+    // without a boundary counts as empty (directly under the message it still carries a
+    // charset block, without a name).
+    let m = "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n--i\r\n\r\nx\r\n--i--\r\n--o\r\nContent-Type: multipart/related\r\n\r\nnone\r\n--o\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nabc\r\n--o--\r\n";
+    let r = p(m);
+    let s = Section::decode(r.cache.item(Item::Section), Path::new("x")).unwrap();
+    assert_eq!(s.entries.len(), 4);
+    let inner = &s.children[0];
+    assert_eq!(
+        (inner.entries[0].header_size, inner.entries[0].content_size),
+        (u32::MAX, u32::MAX)
+    );
+    assert_eq!(inner.entries[0].charset.encoding, 0xffff);
+    let empty = &s.entries[2];
+    assert_eq!((empty.content_size, empty.charset.encoding), (0, 0));
+    assert_eq!(empty.charset.name(), b"");
+    assert_eq!(empty.charset.decoded_size, 4);
+    // An encoding Cyrus cannot undo: code 255 and a null digest.
+    let unk = &s.entries[3].charset;
+    assert_eq!(
+        (unk.encoding, unk.guid.is_null(), unk.decoded_size),
+        (255, true, 0)
+    );
+}

@@ -345,7 +345,8 @@ fn needs_quotes(s: &[u8]) -> bool {
 }
 
 /// The search form of an address list: `Name <local@domain>` joined by commas, names decoded
-/// and quoted when they hold anything but atom characters and spaces.
+/// and quoted when they hold anything but atom characters and whitespace, addresses
+/// lower-cased.
 pub fn search_form(list: &[Address]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut prev = false;

@@ -695,12 +695,16 @@ impl<'a> Parser<'a> {
     fn body(&mut self, digest: bool, depth: usize, cache: Option<&mut Vec<u8>>) -> Body {
         let mut body = Body::default();
         let saw = self.headers(&mut body, digest, cache);
+        // Cyrus digests the content of what it read as content, and of an encapsulated
+        // message; a multipart with parts, or a part cut short by a boundary, has none.
+        let mut digest_content = false;
         if body.is_multipart() {
             if !saw {
-                if depth < MAX_DEPTH {
+                if depth < MAX_DEPTH && body.param(b"BOUNDARY").is_some() {
                     self.multipart(&mut body, depth);
                 } else {
                     self.content(&mut body);
+                    digest_content = true;
                 }
             }
         } else if body.kind == b"MESSAGE" && body.subtype == b"RFC822" {
@@ -713,29 +717,37 @@ impl<'a> Parser<'a> {
                 body.boundary_size = sub.boundary_size;
                 body.boundary_lines = sub.boundary_lines;
                 body.message = Some(Box::new(sub));
+                digest_content = true;
             } else {
                 self.content(&mut body);
                 body.message = Some(Box::new(empty_default()));
+                digest_content = true;
             }
         } else if !saw {
             self.content(&mut body);
+            digest_content = true;
         }
-        if !body.is_multipart() {
+        if digest_content {
             let from = body.content_offset.min(self.msg.len());
             let to = (from + body.content_size).min(self.msg.len());
             let content = self.msg.get(from..to).unwrap_or(&[]);
-            let code = decode::encoding_code(body.encoding.as_deref());
-            let dec = decode::transfer_decode(content, code);
-            body.content_guid = Guid::of(&dec);
-            body.decoded_size = dec.len();
+            let code = if body.kind == b"MESSAGE" {
+                decode::ENC_NONE
+            } else {
+                decode::encoding_code(body.encoding.as_deref())
+            };
+            // An encoding Cyrus cannot undo leaves the digest null.
+            if code != decode::ENC_UNKNOWN {
+                let dec = decode::transfer_decode(content, code);
+                body.content_guid = Guid::of(&dec);
+                body.decoded_size = dec.len();
+            }
         }
         body
     }
 
     fn multipart(&mut self, body: &mut Body, depth: usize) {
         let Some(boundary) = body.param(b"BOUNDARY").map(<[u8]>::to_vec) else {
-            // No boundary: Cyrus keeps it as a multipart without parts.
-            self.content(body);
             return;
         };
         let digest = body.subtype == b"DIGEST";

@@ -347,7 +347,7 @@ fn encapsulated(b: &Body) -> Section {
     };
     if b.is_multipart() && !b.parts.is_empty() {
         let mut entries = vec![part0];
-        entries.extend(b.parts.iter().map(child_entry));
+        entries.extend(b.parts.iter().map(|p| child_entry(p, true)));
         return Section {
             entries,
             children: b.parts.iter().map(section).collect(),
@@ -356,7 +356,7 @@ fn encapsulated(b: &Body) -> Section {
     let part1 = if b.is_multipart() {
         PartEntry {
             content_size: 0,
-            charset: nocharset(b.content_guid, b.decoded_size, b.content_lines),
+            charset: nocharset(Guid::default(), 0, 0),
             ..part0.clone()
         }
     } else {
@@ -371,14 +371,17 @@ fn encapsulated(b: &Body) -> Section {
     }
 }
 
-fn child_entry(p: &Body) -> PartEntry {
+/// The entry of sub-part `p`. A multipart without parts counts as empty; directly under a
+/// message its entry still carries a charset block, under a multipart the no-charset form
+/// (Cyrus's two code paths differ there).
+fn child_entry(p: &Body, under_message: bool) -> PartEntry {
     let empty_multi = p.is_multipart() && p.parts.is_empty();
     PartEntry {
         header_offset: u(p.header_offset),
         header_size: u(p.header_size),
         content_offset: u(p.content_offset),
         content_size: if empty_multi { 0 } else { u(p.content_size) },
-        charset: if empty_multi {
+        charset: if empty_multi && !under_message {
             nocharset(p.content_guid, p.decoded_size, p.content_lines)
         } else {
             charset_block(p)
@@ -400,7 +403,7 @@ fn section(b: &Body) -> Section {
             charset: nocharset(Guid::default(), 0, 0),
         };
         let mut entries = vec![part0];
-        entries.extend(b.parts.iter().map(child_entry));
+        entries.extend(b.parts.iter().map(|p| child_entry(p, false)));
         return Section {
             entries,
             children: b.parts.iter().map(section).collect(),
