@@ -172,8 +172,17 @@ fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
 }
 
 /// Decodes the RFC 2047 encoded words of a header value into UTF-8; whitespace between two
-/// encoded words is dropped, everything else is kept as written.
+/// encoded words is dropped, everything else is kept as written. Cyrus returns a C string,
+/// so a decoded NUL ends the result.
 pub fn mime_header(s: &[u8]) -> Vec<u8> {
+    let mut out = mime_header_all(s);
+    if let Some(nul) = out.iter().position(|&b| b == 0) {
+        out.truncate(nul);
+    }
+    out
+}
+
+fn mime_header_all(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
@@ -238,6 +247,7 @@ mod tests {
             (b"=?utf-8?x?y?=", b"=?utf-8?x?y?="),
             (b"=?utf-8*en?q?hi?=", b"hi"),
             (b"=?", b"=?"),
+            (b"a=?utf-8?q?b=00c?=d", b"ab"),
         ];
         for (i, o) in cases {
             assert_eq!(mime_header(i), *o, "{:?}", String::from_utf8_lossy(i));
