@@ -128,6 +128,17 @@ fn index_fields_match_cyrus() {
         assert_eq!(c.ours.header_size, r.header_size, "{} header_size", c.what);
         assert_eq!(c.ours.sentdate, r.sentdate, "{} sentdate", c.what);
         assert_eq!(c.ours.gmtime, r.gmtime, "{} gmtime", c.what);
+        assert_eq!(c.ours.guid, r.guid, "{} guid", c.what);
+        let mut filled = r.clone();
+        filled.size = 0;
+        filled.header_size = 0;
+        filled.sentdate = 0;
+        filled.gmtime = 0;
+        filled.cache_crc = 0;
+        filled.cache_version = 0;
+        filled.guid = Default::default();
+        c.ours.fill(&mut filled);
+        assert_eq!(&filled, r, "{} fill", c.what);
     }
 }
 

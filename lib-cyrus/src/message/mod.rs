@@ -13,7 +13,7 @@ pub mod header;
 pub mod imapstr;
 
 use crate::mailbox::cache::{CacheRecord, CharsetInfo, Item, PartEntry, Section};
-use crate::mailbox::index::Guid;
+use crate::mailbox::index::{Guid, IndexRecord};
 use address::write_envelope;
 use body::{Body, Envelope, Params};
 use imapstr::nstring;
@@ -25,6 +25,8 @@ pub struct Parsed {
     pub cache: CacheRecord,
     /// The message's part tree.
     pub body: Body,
+    /// SHA-1 of the whole file (the message GUID).
+    pub guid: Guid,
     /// Size of the file.
     pub size: u32,
     /// Size of the top-level header, blank line included.
@@ -36,6 +38,23 @@ pub struct Parsed {
     /// The Date as a UTC instant (0 when Date is missing or unreadable).
     pub gmtime: u32,
 }
+
+impl Parsed {
+    /// Sets the index-record fields Cyrus derives from the message and its cache record
+    /// (size, header size, dates, GUID, cache version and CRC); the rest is the caller's.
+    pub fn fill(&self, rec: &mut IndexRecord) {
+        rec.size = self.size;
+        rec.header_size = self.header_size;
+        rec.sentdate = self.sentdate;
+        rec.gmtime = self.gmtime;
+        rec.guid = self.guid;
+        rec.cache_version = CACHE_VERSION;
+        rec.cache_crc = self.cache.crc();
+    }
+}
+
+/// The cache record version these items are (`MAILBOX_CACHE_MINOR_VERSION` of 3.6).
+pub const CACHE_VERSION: u16 = 11;
 
 /// Parses a message file.
 pub fn parse(msg: &[u8]) -> Parsed {
@@ -65,6 +84,7 @@ pub fn parse(msg: &[u8]) -> Parsed {
     let d = e.date.as_deref().and_then(date::parse);
     let clamp = |v: i64| u32::try_from(v).unwrap_or(0);
     Parsed {
+        guid: Guid::of(msg),
         size: u32::try_from(msg.len()).unwrap_or(u32::MAX),
         header_size: u32::try_from(body.header_size).unwrap_or(u32::MAX),
         content_lines: u32::try_from(body.content_lines).unwrap_or(u32::MAX),
