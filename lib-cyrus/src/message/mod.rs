@@ -81,15 +81,15 @@ pub fn parse(msg: &[u8]) -> Parsed {
         e.subject.as_deref().map(decode::mime_header).as_deref(),
     );
     set(Item::Subject, subject);
-    let d = e.date.as_deref().and_then(date::parse);
-    let clamp = |v: i64| u32::try_from(v).unwrap_or(0);
+    let (day, instant) = e.date.as_deref().map_or((None, None), date::parse_fields);
+    let clamp = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
     Parsed {
         guid: Guid::of(msg),
         size: u32::try_from(msg.len()).unwrap_or(u32::MAX),
         header_size: u32::try_from(body.header_size).unwrap_or(u32::MAX),
         content_lines: u32::try_from(body.content_lines).unwrap_or(u32::MAX),
-        sentdate: d.map_or(0, |d| clamp(d.day)),
-        gmtime: d.map_or(0, |d| clamp(d.instant)),
+        sentdate: clamp(day),
+        gmtime: clamp(instant),
         cache,
         body,
     }
