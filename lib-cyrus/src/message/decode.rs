@@ -1,8 +1,8 @@
 //! Content-transfer decoding (quoted-printable, base64) and RFC 2047 header decoding into
 //! UTF-8, for the content GUIDs and decoded sizes of SECTION and the search forms of the
-//! address and subject items. Only the charsets the reference needs are converted (us-ascii,
-//! utf-8, iso-8859-1 and its aliases); an encoded word in any other charset is left as it was
-//! written, which is where we still differ from Cyrus's ICU-backed conversion.
+//! address and subject items. We convert us-ascii, utf-8, iso-8859-1 and windows-1252 (and
+//! their common aliases); an encoded word in any other charset becomes one U+FFFD, which is
+//! what Cyrus writes for charsets it does not know but not for the many ICU converts.
 
 /// Content-Transfer-Encoding codes as SECTION stores them.
 pub const ENC_NONE: u16 = 0;
@@ -113,62 +113,116 @@ pub fn transfer_decode(s: &[u8], code: u16) -> std::borrow::Cow<'_, [u8]> {
     }
 }
 
+/// The conversions we implement.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    Ascii,
+    Utf8,
+    Latin1,
+    Windows1252,
+}
+
 /// Which conversion a charset name needs, or None when we cannot convert it.
-fn charset_kind(name: &[u8]) -> Option<bool> {
+fn charset_kind(name: &[u8]) -> Option<Charset> {
     let n = name.to_ascii_lowercase();
-    // RFC 2231 lets a language follow the charset: `utf-8*en`.
-    let n = n.split(|&b| b == b'*').next().unwrap_or(&[]);
-    match n {
-        b"us-ascii" | b"ascii" | b"utf-8" | b"utf8" => Some(false),
-        b"iso-8859-1" | b"iso8859-1" | b"latin1" | b"l1" | b"iso_8859-1" | b"cp819" => Some(true),
+    match n.as_slice() {
+        b"us-ascii" | b"ascii" | b"ansi_x3.4-1968" | b"iso646-us" | b"us" => Some(Charset::Ascii),
+        b"utf-8" | b"utf8" => Some(Charset::Utf8),
+        b"iso-8859-1" | b"iso8859-1" | b"latin1" | b"l1" | b"iso_8859-1" | b"cp819" => {
+            Some(Charset::Latin1)
+        }
+        b"windows-1252" | b"cp1252" => Some(Charset::Windows1252),
         _ => None,
     }
 }
 
+/// Windows-1252 0x80..=0x9F (the unassigned bytes map to the C1 controls).
+const CP1252_HIGH: [u16; 32] = [
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+    0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+];
+
+/// U+FFFD, what Cyrus puts for what it cannot convert.
+const REPLACEMENT: &str = "\u{fffd}";
+
 /// Converts `s` in charset `name` to UTF-8, or None when the charset is one we lack.
+/// Bytes the charset does not define become U+FFFD.
 pub fn to_utf8(s: &[u8], name: &[u8]) -> Option<Vec<u8>> {
-    let latin1 = charset_kind(name)?;
-    if !latin1 {
-        return Some(s.to_vec());
+    let kind = charset_kind(name)?;
+    let mut out = String::with_capacity(s.len());
+    match kind {
+        Charset::Utf8 => out.push_str(&String::from_utf8_lossy(s)),
+        Charset::Ascii => {
+            for &b in s {
+                if b < 0x80 {
+                    out.push(char::from(b));
+                } else {
+                    out.push_str(REPLACEMENT);
+                }
+            }
+        }
+        Charset::Latin1 | Charset::Windows1252 => {
+            for &b in s {
+                let cp = match (kind, b) {
+                    (Charset::Windows1252, 0x80..=0x9f) => CP1252_HIGH
+                        .get(usize::from(b - 0x80))
+                        .copied()
+                        .unwrap_or(0xfffd),
+                    _ => u16::from(b),
+                };
+                out.push(char::from_u32(u32::from(cp)).unwrap_or('\u{fffd}'));
+            }
+        }
     }
-    let mut out = Vec::with_capacity(s.len());
-    for &b in s {
-        let mut tmp = [0u8; 4];
-        out.extend_from_slice(char::from(b).encode_utf8(&mut tmp).as_bytes());
-    }
-    Some(out)
+    Some(out.into_bytes())
 }
 
-/// One RFC 2047 encoded word at the start of `s`: its decoded UTF-8 and its length.
-fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
+/// One RFC 2047 encoded word at the start of `s`: its charset, encoding letter, text and
+/// length, by Cyrus's rules (the charset may carry an RFC 2231 `*language`; the text ends at
+/// the first `?=`, and a nested `=?` voids the word).
+fn encoded_word(s: &[u8]) -> Option<(&[u8], u8, &[u8], usize)> {
     let rest = s.strip_prefix(b"=?")?;
-    let q1 = rest.iter().position(|&b| b == b'?')?;
-    let charset = rest.get(..q1)?;
+    let q1 = rest.iter().position(|&b| b == b'?' || b == b'=')?;
+    if rest.get(q1) != Some(&b'?') {
+        return None;
+    }
+    let name = rest.get(..q1)?;
+    let charset = name.split(|&b| b == b'*').next().unwrap_or(&[]);
     let enc = *rest.get(q1 + 1)?;
-    if rest.get(q1 + 2) != Some(&b'?') {
+    if !matches!(enc, b'b' | b'B' | b'q' | b'Q') || rest.get(q1 + 2) != Some(&b'?') {
         return None;
     }
     let text_start = q1 + 3;
-    let text_len = rest
-        .get(text_start..)?
-        .windows(2)
-        .position(|w| w == b"?=")?;
-    let text = rest.get(text_start..text_start + text_len)?;
-    if text.iter().any(|&b| b == b' ' || b == b'\t' || b == b'\n') {
+    let body = rest.get(text_start..)?;
+    let mut j = 0;
+    while let Some(&c) = body.get(j) {
+        if c == b'?' {
+            break;
+        }
+        if c == b'=' && body.get(j + 1) == Some(&b'?') && body.get(j + 2) != Some(&b'=') {
+            return None;
+        }
+        j += 1;
+    }
+    if body.get(j..j + 2) != Some(b"?=") {
         return None;
     }
-    let raw = match enc {
-        b'Q' | b'q' => {
-            let under: Vec<u8> = text
-                .iter()
-                .map(|&b| if b == b'_' { b' ' } else { b })
-                .collect();
-            qp(&under)
-        }
-        b'B' | b'b' => base64(text, false),
-        _ => return None,
+    Some((charset, enc, body.get(..j)?, 2 + text_start + j + 2))
+}
+
+/// The UTF-8 of one encoded word's text (U+FFFD for a charset we cannot convert).
+fn decode_word(charset: &[u8], enc: u8, text: &[u8]) -> Vec<u8> {
+    let raw = if enc == b'Q' || enc == b'q' {
+        let under: Vec<u8> = text
+            .iter()
+            .map(|&b| if b == b'_' { b' ' } else { b })
+            .collect();
+        qp(&under)
+    } else {
+        base64(text, false)
     };
-    Some((to_utf8(&raw, charset)?, 2 + text_start + text_len + 2))
+    to_utf8(&raw, charset).unwrap_or_else(|| REPLACEMENT.as_bytes().to_vec())
 }
 
 /// Decodes the RFC 2047 encoded words of a header value into UTF-8; whitespace between two
@@ -185,25 +239,29 @@ pub fn mime_header(s: &[u8]) -> Vec<u8> {
 fn mime_header_all(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
+    // Text since the last encoded word; dropped when it is only whitespace between two words.
+    let mut pending_from = 0;
+    let mut after_word = false;
     while i < s.len() {
-        if let Some((dec, n)) = s.get(i..).and_then(encoded_word) {
-            out.extend_from_slice(&dec);
-            i += n;
-            let mut j = i;
-            while matches!(s.get(j), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-                j += 1;
+        if s.get(i..i + 2) == Some(b"=?") {
+            if let Some((charset, enc, text, n)) = s.get(i..).and_then(encoded_word) {
+                let between = s.get(pending_from..i).unwrap_or(&[]);
+                let only_space = between
+                    .iter()
+                    .all(|&b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c));
+                if !(after_word && only_space) {
+                    out.extend_from_slice(between);
+                }
+                out.extend_from_slice(&decode_word(charset, enc, text));
+                i += n;
+                pending_from = i;
+                after_word = true;
+                continue;
             }
-            // Whitespace between two encoded words is not part of the text.
-            if j > i && s.get(j..).and_then(encoded_word).is_some() {
-                i = j;
-            }
-            continue;
-        }
-        if let Some(&b) = s.get(i) {
-            out.push(b);
         }
         i += 1;
     }
+    out.extend_from_slice(s.get(pending_from..).unwrap_or(&[]));
     out
 }
 
@@ -243,7 +301,12 @@ mod tests {
             (b"=?utf-8?q?a?= =?utf-8?q?b?=", b"ab"),
             (b"=?utf-8?q?a?=  x", b"a  x"),
             (b"plain", b"plain"),
-            (b"=?koi8-r?q?x?=", b"=?koi8-r?q?x?="),
+            (b"=?koi8-r?q?x?=", "\u{fffd}".as_bytes()),
+            (b"=?windows-1252?q?=80?=", "\u{20ac}".as_bytes()),
+            (b"=?us-ascii?q?=E9?=", "\u{fffd}".as_bytes()),
+            (b"=?utf-8?q?a=3F?=b?=", b"a?b?="),
+            (b"=?utf-8?q?=?= =?utf-8?q?x?=", b"=x"),
+            (b"=?utf-8?q?a=?b?=", b"=?utf-8?q?a=?b?="),
             (b"=?utf-8?x?y?=", b"=?utf-8?x?y?="),
             (b"=?utf-8*en?q?hi?=", b"hi"),
             (b"=?", b"=?"),
