@@ -308,16 +308,10 @@ fn known_charset(name: &[u8]) -> bool {
     KNOWN.contains(&n.as_slice())
 }
 
-/// The name SECTION stores for a charset Cyrus recognises: its own spelling for us-ascii and
-/// utf-8, the name as written for the others.
+/// The name SECTION stores for a charset Cyrus recognises: as the message spells it (the
+/// reference keeps `ISO-8859-1` upper-case); None for one it does not know.
 fn stored_charset_name(name: &[u8]) -> Option<Vec<u8>> {
-    let lower = name.to_ascii_lowercase();
-    match lower.as_slice() {
-        b"us-ascii" | b"ascii" => Some(b"us-ascii".to_vec()),
-        b"utf-8" | b"utf8" => Some(b"utf-8".to_vec()),
-        _ if known_charset(&lower) => Some(name.to_vec()),
-        _ => None,
-    }
+    known_charset(name).then(|| name.to_vec())
 }
 
 fn charset_block(b: &Body) -> CharsetInfo {
