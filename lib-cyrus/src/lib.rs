@@ -18,6 +18,7 @@ pub mod error;
 pub mod mailbox;
 pub mod mboxlist;
 pub mod mboxname;
+pub mod message;
 pub mod process;
 pub mod prot;
 pub mod quota;
