@@ -293,3 +293,24 @@ fn section_of_nested_and_empty_multiparts() {
         (255, true, 0)
     );
 }
+
+/// Inputs the fuzzer (fuzz/fuzz_targets/message.rs) found panicking; they must parse now,
+/// and the SECTION item written for them must decode again.
+#[test]
+fn fuzzer_regressions_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/regressions/message");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let parsed = cyrus::message::parse(&bytes);
+        let section = parsed.cache.item(cyrus::mailbox::cache::Item::Section);
+        assert!(
+            cyrus::mailbox::cache::Section::decode(section, &path).is_ok(),
+            "{}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 1, "no regression inputs in {}", dir.display());
+}

@@ -66,7 +66,10 @@ fn number(t: &[u8]) -> Option<i64> {
     if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(t.iter().fold(0i64, |n, &d| n * 10 + i64::from(d - b'0')))
+    // A field longer than any date needs is not a date; checked maths keeps it from wrapping.
+    t.iter().try_fold(0i64, |n, &d| {
+        n.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+    })
 }
 
 /// A 1-2 digit field (day, hour, minute, second).
@@ -154,6 +157,11 @@ fn parse_mode(s: &[u8], full: bool) -> Option<i64> {
     t.separator();
     let ytok = t.token()?;
     let mut year = number(ytok)?;
+    // Far beyond anything a 32-bit index field can hold; bounding it keeps the day and second
+    // arithmetic below from overflowing.
+    if year > 1_000_000 {
+        return None;
+    }
     if ytok.len() == 2 {
         year += if year < 70 { 2000 } else { 1900 };
     } else if year < 1900 {
@@ -226,6 +234,8 @@ mod tests {
             );
         }
         for bad in [
+            "Fri, 12 Jan 20241499263074682034",
+            "1 Jan 99999999999999999999999999999 10:00",
             "garbage",
             "",
             "99 Foo 2024",
