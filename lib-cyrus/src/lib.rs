@@ -6,6 +6,7 @@
 //! [`syslog`]). ACLs, quota, seen state, SASL, TLS and the worker half of the master contract
 //! join them as they land (see DESIGN.md).
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod dirhash;
