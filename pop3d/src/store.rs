@@ -1,0 +1,232 @@
+//! The engine's [`Backend`] over the real world: libsasl2 through `cyrus::auth`, the user's
+//! INBOX found in mailboxes.db and read with `cyrus::mailbox`.
+//!
+//! As in Cyrus 3.6, the index is locked only while it is read at login and while the UPDATE
+//! state writes; between commands a second session may read and change the same mailbox.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cyrus::auth::{self, SaslError, Server, Step};
+use cyrus::config::Config;
+use cyrus::mailbox::index::{Options as IndexOptions, SystemFlags};
+use cyrus::mailbox::{LockMode, Mailbox};
+use cyrus::mboxlist::paths::{self, Area};
+use cyrus::mboxlist::{MailboxList, MbFlags};
+use cyrus::mboxname::{MbName, Namespace};
+use cyrus::syslog::{self, Level};
+
+use crate::engine::{Backend, Maildrop, Msg, OpenError};
+
+/// Cyrus's text for IMAP_MAILBOX_NONEXISTENT.
+const NONEXISTENT: &str = "Mailbox does not exist";
+
+/// One connection's SASL state and maildrop.
+pub struct Store {
+    config: Config,
+    sasl: Option<Server>,
+    dir: Option<PathBuf>,
+}
+
+impl Store {
+    /// A fresh SASL connection for `config`.
+    pub fn new(config: &Config) -> Result<Store, SaslError> {
+        let sasl = Server::new(config, "pop")?;
+        Ok(Store {
+            config: config.clone(),
+            sasl: Some(sasl),
+            dir: None,
+        })
+    }
+
+    fn sasl(&mut self) -> Result<&mut Server, SaslError> {
+        if self.sasl.is_none() {
+            self.sasl = Some(Server::new(&self.config, "pop")?);
+        }
+        self.sasl.as_mut().ok_or(SaslError::FAIL)
+    }
+
+    fn now() -> u32 {
+        u32::try_from(cyrus::mboxlist::now()).unwrap_or(u32::MAX)
+    }
+
+    fn maildrop_dir(&self, userid: &str) -> Result<PathBuf, OpenError> {
+        let temp = |why: &str| OpenError(format!("-ERR [SYS/TEMP] Unable to open maildrop: {why}"));
+        let ns = Namespace::from_config(&self.config, false);
+        let deleted = self.config.string("deletedprefix").unwrap_or("DELETED");
+        let name = MbName::from_userid(userid, &ns)
+            .ok()
+            .and_then(|n| n.to_internal(deleted).ok())
+            .ok_or_else(|| temp(NONEXISTENT))?;
+        let mut list = MailboxList::open(&self.config, None).map_err(|e| {
+            syslog::log(Level::Err, &format!("mboxlist: {e}"));
+            temp("System I/O error")
+        })?;
+        let entry = match list.lookup(&name) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Err(temp(NONEXISTENT)),
+            Err(e) => {
+                syslog::log(
+                    Level::Err,
+                    &format!("mboxlist lookup {}: {e}", name.as_str()),
+                );
+                return Err(temp("System I/O error"));
+            }
+        };
+        let t = &entry.mbtype;
+        if t.has(MbFlags::DELETED) || t.has(MbFlags::INTERMEDIATE) {
+            return Err(temp(NONEXISTENT));
+        }
+        if t.has(MbFlags::RESERVE) {
+            return Err(temp("Mailbox is currently reserved"));
+        }
+        if t.has(MbFlags::MOVING) {
+            return Err(temp("Mailbox has been moved to another server"));
+        }
+        if t.has(MbFlags::REMOTE) {
+            return Err(OpenError(
+                "-ERR [SYS/PERM] Unable to open maildrop: remote mailboxes are not supported by this build"
+                    .into(),
+            ));
+        }
+        paths::mailbox_dir(&self.config, &entry, Area::Meta).ok_or_else(|| temp(NONEXISTENT))
+    }
+}
+
+impl Backend for Store {
+    fn mechanisms(&mut self, prefix: &str, sep: &str, suffix: &str) -> Option<String> {
+        self.sasl().ok()?.mechanisms(prefix, sep, suffix)
+    }
+
+    fn canonify(&mut self, user: &str) -> Option<String> {
+        auth::canonify_userid(&self.config, user)
+    }
+
+    fn checkpass(&mut self, user: &str, pass: &[u8]) -> Result<String, SaslError> {
+        let r = self.sasl()?.checkpass(user, pass);
+        if let Err(e) = &r {
+            let detail = self
+                .sasl
+                .as_mut()
+                .map(Server::error_detail)
+                .unwrap_or_default();
+            syslog::log(
+                Level::Notice,
+                &format!("badlogin: {user} plaintext {detail} ({e})"),
+            );
+        }
+        r
+    }
+
+    fn auth_start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
+        self.sasl()?.start(mech, initial)
+    }
+
+    fn auth_step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
+        self.sasl()?.step(response)
+    }
+
+    fn auth_user(&mut self) -> Option<String> {
+        self.sasl().ok()?.username()
+    }
+
+    fn auth_reset(&mut self) {
+        self.sasl = None;
+    }
+
+    fn open_maildrop(&mut self, userid: &str) -> Result<Maildrop, OpenError> {
+        let login = Self::now();
+        let dir = match self.maildrop_dir(userid) {
+            Ok(d) => d,
+            Err(e) => {
+                // Cyrus pauses before saying so, to slow down probing.
+                std::thread::sleep(Duration::from_secs(3));
+                syslog::log(Level::Info, &format!("Unable to open maildrop of {userid}"));
+                return Err(e);
+            }
+        };
+        let mut mb = Mailbox::open(&dir, LockMode::Read).map_err(|e| {
+            syslog::log(
+                Level::Err,
+                &format!("Unable to open maildrop {}: {e}", dir.display()),
+            );
+            std::thread::sleep(Duration::from_secs(3));
+            OpenError(format!("-ERR [SYS/PERM] Unable to open maildrop: {e}"))
+        })?;
+        let ih = mb.index_header().clone();
+        let minpoll = self.config.duration_secs("popminpoll").unwrap_or(0);
+        if minpoll > 0 && i64::from(ih.pop3_last_login) + minpoll > i64::from(login) {
+            let m = minpoll / 60;
+            let s = if m > 1 { "s" } else { "" };
+            return Err(OpenError(format!(
+                "-ERR [LOGIN-DELAY] Logins must be at least {m} minute{s} apart"
+            )));
+        }
+        let skip_deleted = self.config.switch("popuseimapflags");
+        let msgs = mb
+            .records()
+            .iter()
+            .filter(|r| !r.is_expunged())
+            .filter(|r| !(skip_deleted && r.system_flags.has(SystemFlags::DELETED)))
+            .filter(|r| ih.pop3_show_after == 0 || r.internaldate > ih.pop3_show_after)
+            .take(ih.exists as usize)
+            .map(|r| Msg::new(r.uid, r.size))
+            .collect();
+        mb.unlock();
+        self.dir = Some(dir);
+        Ok(Maildrop {
+            msgs,
+            uidvalidity: ih.uidvalidity,
+            new_uidl: ih.options.has(IndexOptions::POP3_NEW_UIDL),
+        })
+    }
+
+    fn message(&mut self, uid: u32) -> Option<Vec<u8>> {
+        let dir = self.dir.as_ref()?;
+        std::fs::read(dir.join(format!("{uid}."))).ok()
+    }
+
+    fn update(&mut self, deleted: &[u32], seen: &[u32]) {
+        let Some(dir) = self.dir.take() else {
+            return;
+        };
+        let mut mb = match Mailbox::open(&dir, LockMode::Write) {
+            Ok(m) => m,
+            Err(e) => {
+                syslog::log(Level::Err, &format!("pop3 update {}: {e}", dir.display()));
+                return;
+            }
+        };
+        let now = Self::now();
+        for &uid in deleted {
+            let Some(rec) = mb.record(uid).cloned() else {
+                continue;
+            };
+            if rec.is_expunged() {
+                continue;
+            }
+            // Cyrus's expunge marks the record \Deleted as well as expunged.
+            let flags = SystemFlags(rec.system_flags.0 | SystemFlags::DELETED);
+            let r = mb
+                .set_flags(uid, flags, rec.user_flags, now)
+                .and_then(|_| mb.expunge(uid, now));
+            if let Err(e) = r {
+                syslog::log(Level::Err, &format!("pop3 expunge {uid}: {e}"));
+            }
+        }
+        if self.config.switch("popuseimapflags") {
+            for &uid in seen {
+                let Some(rec) = mb.record(uid).cloned() else {
+                    continue;
+                };
+                if rec.is_expunged() || rec.system_flags.has(SystemFlags::SEEN) {
+                    continue;
+                }
+                let flags = SystemFlags(rec.system_flags.0 | SystemFlags::SEEN);
+                if let Err(e) = mb.set_flags(uid, flags, rec.user_flags, now) {
+                    syslog::log(Level::Err, &format!("pop3 seen {uid}: {e}"));
+                }
+            }
+        }
+    }
+}
