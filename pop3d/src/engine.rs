@@ -58,6 +58,8 @@ pub trait Backend {
     fn canonify(&mut self, user: &str) -> Option<String>;
     /// Checks a plaintext password; the authenticated userid.
     fn checkpass(&mut self, user: &str, pass: &[u8]) -> Result<String, SaslError>;
+    /// Checks an APOP response to the greeting's `challenge`; the authenticated userid.
+    fn checkapop(&mut self, challenge: &str, response: &[u8]) -> Result<String, SaslError>;
     /// Starts a SASL exchange.
     fn auth_start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError>;
     /// Continues a SASL exchange.
@@ -133,6 +135,7 @@ pub struct Engine<B: Backend> {
     authed: bool,
     drop_: Option<Maildrop>,
     pending: Option<PendingAuth>,
+    challenge: Option<String>,
 }
 
 fn is_space(b: u8) -> bool {
@@ -223,6 +226,7 @@ impl<B: Backend> Engine<B> {
             authed: false,
             drop_: None,
             pending: None,
+            challenge: None,
         }
     }
 
@@ -232,8 +236,10 @@ impl<B: Backend> Engine<B> {
         &self.backend
     }
 
-    /// The greeting line (with CRLF); `challenge` is the APOP timestamp, if offered.
-    pub fn greeting(&self, challenge: Option<&str>) -> Vec<u8> {
+    /// The greeting line (with CRLF); `challenge` is the APOP timestamp, if offered, and
+    /// APOP is recognised only then.
+    pub fn greeting(&mut self, challenge: Option<&str>) -> Vec<u8> {
+        self.challenge = challenge.map(str::to_string);
         let s = &self.settings;
         let mut g = format!("+OK {}", s.servername);
         if s.serverinfo_on {
@@ -309,6 +315,10 @@ impl<B: Backend> Engine<B> {
             (b"pass", false) => match arg {
                 None => r.line("-ERR Missing argument"),
                 Some(a) => self.pass(a, &mut r),
+            },
+            (b"apop", false) if self.challenge.is_some() => match arg {
+                None => r.line("-ERR Missing argument"),
+                Some(a) => self.apop(a, &mut r),
             },
             (b"auth", false) => self.auth(arg, &mut r),
             (_, false) => r.line("-ERR Unrecognized command"),
@@ -577,6 +587,26 @@ impl<B: Backend> Engine<B> {
             Err(_) => {
                 r.pause = self.settings.failed_login_pause;
                 r.line("-ERR [AUTH] Invalid login");
+            }
+        }
+    }
+
+    fn apop(&mut self, arg: &[u8], r: &mut Reply) {
+        if self.userid.is_some() {
+            r.line("-ERR [AUTH] Must give PASS command");
+            return;
+        }
+        let challenge = self.challenge.clone().unwrap_or_default();
+        match self.backend.checkapop(&challenge, arg) {
+            Ok(userid) => {
+                self.open(userid, r);
+            }
+            Err(mut e) => {
+                if e == SaslError::NOUSER {
+                    e = SaslError::BADAUTH;
+                }
+                r.pause = self.settings.failed_login_pause;
+                r.line(&format!("-ERR [AUTH] authenticating: {}", e.message()));
             }
         }
     }

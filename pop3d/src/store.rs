@@ -118,6 +118,10 @@ impl Backend for Store {
         r
     }
 
+    fn checkapop(&mut self, challenge: &str, response: &[u8]) -> Result<String, SaslError> {
+        self.sasl()?.checkapop(challenge, response)
+    }
+
     fn auth_start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
         self.sasl()?.start(mech, initial)
     }

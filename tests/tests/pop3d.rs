@@ -245,6 +245,28 @@ fn ours_and_debians_answer_alike() {
         out.extend(p.cmd(&long));
         out.push(p.c.line());
         out.extend(p.cmd("QUIT"));
+        // Odd logins, then odd arguments.
+        let (mut p, _) = Pop::connect(port);
+        for cmd in [
+            "APOP bob 0123456789abcdef0123456789abcdef",
+            "USER anonymous",
+            "PASS x",
+            "PASS y",
+            "USER BOB",
+            "PASS  secret",
+            "AUTH PLAIN =",
+            "AUTH LOGIN",
+            "Ym9i",
+            "c2VjcmV0",
+            "TOP 1 4294967295",
+            "RETR 1\0junk",
+            "uidl\t1",
+            "LIST 1 ",
+            "STAT \u{ff}",
+            "QUIT",
+        ] {
+            out.extend(p.cmd(cmd));
+        }
         out
     };
     let a = replay(theirs.port);

@@ -72,6 +72,13 @@ extern "C" {
         pass: *const c_char,
         passlen: c_uint,
     ) -> c_int;
+    fn sasl_checkapop(
+        conn: *mut RawConn,
+        challenge: *const c_char,
+        challen: c_uint,
+        response: *const c_char,
+        resplen: c_uint,
+    ) -> c_int;
     fn sasl_listmech(
         conn: *mut RawConn,
         user: *const c_char,
@@ -357,6 +364,19 @@ pub fn checkpass(conn: &mut Conn, user: &[u8], pass: &[u8]) -> c_int {
     // SAFETY: both are NUL-terminated with `ul`/`pl` bytes before the NUL; libsasl2 does
     // not keep them.
     unsafe { sasl_checkpass(conn.0, u.as_ptr(), ul, p.as_ptr(), pl) }
+}
+
+/// `sasl_checkapop`: an APOP response (`user digest`) to `challenge`.
+pub fn checkapop(conn: &mut Conn, challenge: &[u8], response: &[u8]) -> c_int {
+    let (Ok(cl), Ok(rl)) = (len32(challenge), len32(response)) else {
+        return FAIL;
+    };
+    let (Ok(c), Ok(r)) = (CString::new(challenge), CString::new(response)) else {
+        return FAIL;
+    };
+    // SAFETY: both are NUL-terminated with `cl`/`rl` bytes before the NUL; libsasl2 does not
+    // keep them.
+    unsafe { sasl_checkapop(conn.0, c.as_ptr(), cl, r.as_ptr(), rl) }
 }
 
 /// `sasl_listmech`: the list as one string and the count.

@@ -203,6 +203,15 @@ impl Server {
         Ok(ffi::username(&mut self.conn).unwrap_or_else(|| user.to_string()))
     }
 
+    /// Checks an APOP response (`user digest`) to `challenge`; on success the userid.
+    pub fn checkapop(&mut self, challenge: &str, response: &[u8]) -> Result<String, SaslError> {
+        let r = ffi::checkapop(&mut self.conn, challenge.as_bytes(), response);
+        if r != ffi::OK {
+            return Err(SaslError(r));
+        }
+        ffi::username(&mut self.conn).ok_or(SaslError::FAIL)
+    }
+
     /// The mechanisms offered, joined as `sasl_listmech` does; `None` when there are none.
     pub fn mechanisms(&mut self, prefix: &str, sep: &str, suffix: &str) -> Option<String> {
         let p = CString::new(prefix).ok()?;

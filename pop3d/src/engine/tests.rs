@@ -25,6 +25,13 @@ impl Backend for Fake {
             Err(SaslError::BADAUTH)
         }
     }
+    fn checkapop(&mut self, challenge: &str, response: &[u8]) -> Result<String, SaslError> {
+        if challenge == "<1.2@cyrus-ref>" && response.starts_with(b"bob ") {
+            Ok("bob".into())
+        } else {
+            Err(SaslError::BADAUTH)
+        }
+    }
     fn auth_start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
         if mech != "PLAIN" {
             return Err(SaslError(-4));
@@ -290,4 +297,28 @@ fn blat_handles_odd_messages() {
     blat(&long, -1, &mut out);
     // Only the first 4095-byte piece of a line is stuffed.
     assert_eq!(out.len(), 1 + 5000 + 2 + 3);
+}
+
+#[test]
+fn apop_only_after_a_challenge() {
+    run(
+        &mut engine(),
+        &[("APOP bob x", "-ERR Unrecognized command\n")],
+    );
+    let mut e = engine();
+    e.greeting(Some("<1.2@cyrus-ref>"));
+    run(
+        &mut e,
+        &[
+            ("APOP", "-ERR Missing argument\n"),
+            (
+                "APOP carol x",
+                "-ERR [AUTH] authenticating: authentication failure\n",
+            ),
+            (
+                "APOP bob x",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
+        ],
+    );
 }
