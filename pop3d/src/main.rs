@@ -12,6 +12,8 @@ mod store;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cyrus::config::Config;
@@ -154,8 +156,10 @@ impl Worker for Pop3 {
         {
             return;
         }
+        let watchdog = Watchdog::start(idle_limit(config));
         let mut input = LineReader::new(ConnRead(conn));
         while let Some(line) = input.next_line() {
+            watchdog.touch();
             let reply = engine.line(&line);
             if reply.pause > 0 {
                 std::thread::sleep(Duration::from_secs(reply.pause));
@@ -164,7 +168,53 @@ impl Worker for Pop3 {
             if conn.write_all(&reply.out).is_err() || reply.close {
                 return;
             }
+            // A long download restarts the clock, as Cyrus's prot_resettimeout does.
+            watchdog.touch();
         }
+    }
+}
+
+/// `poptimeout` in seconds; Cyrus allows no less than 10 minutes.
+fn idle_limit(config: &Config) -> u64 {
+    let secs = config.duration_secs("poptimeout").unwrap_or(600);
+    secs.max(600) as u64
+}
+
+/// The autologout timer: a thread that ends the process, as Cyrus's `shut_down` does, when
+/// the client has been silent for `limit` seconds. The blocking read needs no socket option
+/// (and no `unsafe`) this way; nothing is written to the mailbox on timeout, as in Cyrus.
+struct Watchdog {
+    last: Arc<AtomicU64>,
+    active: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    fn start(limit: u64) -> Watchdog {
+        let last = Arc::new(AtomicU64::new(now()));
+        let active = Arc::new(AtomicBool::new(true));
+        let (l, a) = (Arc::clone(&last), Arc::clone(&active));
+        std::thread::spawn(move || {
+            while a.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_secs(1));
+                if a.load(Ordering::SeqCst)
+                    && now().saturating_sub(l.load(Ordering::SeqCst)) > limit
+                {
+                    syslog::log(Level::Info, "autologout: client idle too long");
+                    std::process::exit(0);
+                }
+            }
+        });
+        Watchdog { last, active }
+    }
+
+    fn touch(&self) {
+        self.last.store(now(), Ordering::SeqCst);
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.active.store(false, Ordering::SeqCst);
     }
 }
 
