@@ -91,8 +91,8 @@ pub struct Settings {
     pub minpoll_secs: i64,
     /// `popexpiretime` in seconds (negative: never).
     pub expire_secs: i64,
-    /// `serverinfo` is `on`.
-    pub serverinfo_on: bool,
+    /// `serverinfo`: `off`, `min` or `on`.
+    pub serverinfo: String,
     /// `uidl_format`.
     pub uidl_format: String,
     /// `failedloginpause` in seconds.
@@ -241,15 +241,17 @@ impl<B: Backend> Engine<B> {
     pub fn greeting(&mut self, challenge: Option<&str>) -> Vec<u8> {
         self.challenge = challenge.map(str::to_string);
         let s = &self.settings;
-        let mut g = format!("+OK {}", s.servername);
-        if s.serverinfo_on {
+        let mut g = String::from("+OK");
+        if s.serverinfo != "off" {
+            g.push(' ');
+            g.push_str(&s.servername);
+        }
+        if s.serverinfo == "on" {
             g.push_str(&format!(" Cyrus POP3 {}", s.version));
         }
-        g.push_str(" server ready");
-        if let Some(c) = challenge {
-            g.push(' ');
-            g.push_str(c);
-        }
+        // Cyrus always puts the blank before the (possibly empty) timestamp.
+        g.push_str(" server ready ");
+        g.push_str(challenge.unwrap_or(""));
         g.push_str("\r\n");
         g.into_bytes()
     }
@@ -539,7 +541,7 @@ impl<B: Backend> Engine<B> {
         if !self.authed && self.settings.allow_plaintext {
             r.line("USER");
         }
-        if self.authed || self.settings.serverinfo_on {
+        if self.authed || self.settings.serverinfo == "on" {
             let v = self.settings.version.clone();
             r.line(&format!("IMPLEMENTATION Cyrus POP3 {v}"));
         }

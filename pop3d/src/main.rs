@@ -52,7 +52,7 @@ fn settings(config: &Config) -> Settings {
         allow_anonymous: config.switch("allowanonymouslogin"),
         minpoll_secs: config.duration_secs("popminpoll").unwrap_or(0),
         expire_secs: config.duration_secs("popexpiretime").unwrap_or(-1),
-        serverinfo_on: config.string("serverinfo").unwrap_or("on") == "on",
+        serverinfo: config.string("serverinfo").unwrap_or("on").to_string(),
         uidl_format: config.string("uidl_format").unwrap_or("cyrus").to_string(),
         failed_login_pause: config
             .duration_secs("failedloginpause")
@@ -138,10 +138,7 @@ impl Worker for Pop3 {
             self.sessions,
             random_u64()
         );
-        let challenge = config
-            .switch("allowapop")
-            .then(|| format!("<{}.{t}@{}>", random_u64(), settings.servername));
-        let store = match store::Store::new(config) {
+        let mut store = match store::Store::new(config) {
             Ok(s) => s,
             Err(e) => {
                 syslog::log(Level::Err, &format!("SASL failed initializing: {e}"));
@@ -149,6 +146,8 @@ impl Worker for Pop3 {
                 return;
             }
         };
+        let challenge = (config.switch("allowapop") && store.apop_supported())
+            .then(|| format!("<{}.{t}@{}>", random_u64(), settings.servername));
         let mut engine = Engine::new(store, settings, session_id);
         if conn
             .write_all(&engine.greeting(challenge.as_deref()))

@@ -39,6 +39,11 @@ impl Store {
         })
     }
 
+    /// Whether APOP can be offered (libsasl2 can check it with the password store).
+    pub fn apop_supported(&mut self) -> bool {
+        self.sasl().map(|s| s.apop_supported()).unwrap_or(false)
+    }
+
     fn sasl(&mut self) -> Result<&mut Server, SaslError> {
         if self.sasl.is_none() {
             self.sasl = Some(Server::new(&self.config, "pop")?);

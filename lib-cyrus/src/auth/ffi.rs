@@ -379,6 +379,12 @@ pub fn checkapop(conn: &mut Conn, challenge: &[u8], response: &[u8]) -> c_int {
     unsafe { sasl_checkapop(conn.0, c.as_ptr(), cl, r.as_ptr(), rl) }
 }
 
+/// Whether libsasl2 can check APOP with this setup (`sasl_checkapop` with no challenge).
+pub fn apop_supported(conn: &mut Conn) -> bool {
+    // SAFETY: NULL challenge and response with zero lengths is the documented probe.
+    unsafe { sasl_checkapop(conn.0, ptr::null(), 0, ptr::null(), 0) == OK }
+}
+
 /// `sasl_listmech`: the list as one string and the count.
 pub fn listmech(
     conn: &mut Conn,

@@ -203,6 +203,11 @@ impl Server {
         Ok(ffi::username(&mut self.conn).unwrap_or_else(|| user.to_string()))
     }
 
+    /// Whether APOP can be checked with the configured password store.
+    pub fn apop_supported(&mut self) -> bool {
+        ffi::apop_supported(&mut self.conn)
+    }
+
     /// Checks an APOP response (`user digest`) to `challenge`; on success the userid.
     pub fn checkapop(&mut self, challenge: &str, response: &[u8]) -> Result<String, SaslError> {
         let r = ffi::checkapop(&mut self.conn, challenge.as_bytes(), response);
@@ -406,6 +411,7 @@ mod tests {
         let mut s = Server::new(&config, "pop").unwrap();
         assert!(matches!(s.start("PLAIN", None), Ok(Step::Continue(_))));
         assert!(s.step(b"\0carol\0nope").is_err());
+        assert!(s.apop_supported());
         assert!(is_admin(&config, "carol") && !is_admin(&config, "bob"));
         let _ = std::fs::remove_dir_all(&dir);
     }

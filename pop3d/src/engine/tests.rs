@@ -80,7 +80,7 @@ fn settings() -> Settings {
         allow_anonymous: false,
         minpoll_secs: 0,
         expire_secs: -1,
-        serverinfo_on: true,
+        serverinfo: "on".into(),
         uidl_format: "cyrus".into(),
         failed_login_pause: 3,
         readonly: false,
@@ -125,6 +125,22 @@ fn greeting() {
         engine().greeting(Some("<1.2@cyrus-ref>")),
         b"+OK cyrus-ref Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5 server ready <1.2@cyrus-ref>\r\n"
     );
+}
+
+#[test]
+fn greeting_by_serverinfo() {
+    let mut e = engine();
+    assert_eq!(
+        e.greeting(None),
+        b"+OK cyrus-ref Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5 server ready \r\n"
+    );
+    e.settings.serverinfo = "min".into();
+    assert_eq!(
+        e.greeting(Some("<c>")),
+        b"+OK cyrus-ref server ready <c>\r\n"
+    );
+    e.settings.serverinfo = "off".into();
+    assert_eq!(e.greeting(Some("<c>")), b"+OK server ready <c>\r\n");
 }
 
 #[test]
