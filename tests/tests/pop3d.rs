@@ -214,6 +214,14 @@ fn ours_and_debians_answer_alike() {
             "*",
             "AUTH NOSUCH",
             "USER a.b",
+            "USER bob@cyrus-ref",
+            "PASS secret",
+            "USER bob@example.org",
+            "USER bob+folder",
+            "PASS secret",
+            "USER b\u{e9}b",
+            "USER anyone",
+            "PASS secret",
             "USER alice",
             "PASS secret",
         ] {
@@ -271,10 +279,10 @@ fn ours_and_debians_answer_alike() {
     };
     let a = replay(theirs.port);
     let b = replay(ours.port);
-    assert_eq!(b, a, "transcript commands: ours (left) vs Debian's (right)");
+    same(&b, &a, "transcript commands");
     let a = extra(theirs.port);
     let b = extra(ours.port);
-    assert_eq!(b, a, "more commands: ours (left) vs Debian's (right)");
+    same(&b, &a, "more commands");
 
     // Two sessions on one maildrop at once: both are served, and the second sees the
     // deletion only after the first quits.
@@ -302,7 +310,7 @@ fn ours_and_debians_answer_alike() {
     };
     let a = two(theirs.port);
     let b = two(ours.port);
-    assert_eq!(b, a, "two sessions: ours (left) vs Debian's (right)");
+    same(&b, &a, "two sessions");
 
     // The spools: the same records expunged, with the same flags.
     for user in ["bob", "alice"] {
@@ -313,6 +321,22 @@ fn ours_and_debians_answer_alike() {
             "{user}'s INBOX after QUIT: ours (left) vs Debian's (right)"
         );
     }
+}
+
+/// Asserts two transcripts are equal, showing the first difference with some context.
+fn same(ours: &[String], theirs: &[String], what: &str) {
+    let n = ours.len().min(theirs.len());
+    let first = (0..n).find(|&i| ours[i] != theirs[i]).unwrap_or(n);
+    if first == n && ours.len() == theirs.len() {
+        return;
+    }
+    let from = first.saturating_sub(8);
+    let ctx = |v: &[String]| v[from..(first + 3).min(v.len())].to_vec();
+    panic!(
+        "{what}: first difference at line {first}\n ours:   {:#?}\n Debian: {:#?}",
+        ctx(ours),
+        ctx(theirs)
+    );
 }
 
 /// `(uid, system flags, expunged)` of every record of `user`'s INBOX.

@@ -94,23 +94,32 @@ fn lookup_option(plugin: Option<&str>, option: &str) -> Option<&'static CStr> {
 
 fn canon_callback(user: &str) -> Option<String> {
     let rules = RULES.get()?;
-    canonify(rules, user)
+    canonify(rules, user, true)
 }
 
-fn canonify(rules: &Rules, user: &str) -> Option<String> {
+/// Bytes Cyrus's unix auth refuses in a userid (besides controls and 8-bit bytes).
+const FORBIDDEN: &[u8] = b"%&*/:?";
+
+/// `sasl` is true for names libsasl2 is about to look up: there `user@realm` is accepted
+/// only for a login realm, and the realm is dropped. A login name (USER) keeps its `@` as
+/// Cyrus does (such a name then matches no password).
+fn canonify(rules: &Rules, user: &str, sasl: bool) -> Option<String> {
     let user = user.trim_matches(|c: char| c.is_ascii_whitespace());
-    if user.is_empty() || user.bytes().any(|b| b < 0x20 || b == 0x7f) {
+    if user.is_empty()
+        || user
+            .bytes()
+            .any(|b| !(0x20..0x7f).contains(&b) || FORBIDDEN.contains(&b))
+    {
         return None;
     }
-    // Without virtual domains a realm is only accepted when it is a configured login realm,
-    // and then dropped: the mailbox belongs to the bare userid.
     let bare = match user.rsplit_once('@') {
-        Some((local, realm)) => {
-            if local.is_empty() || !rules.loginrealms.iter().any(|r| r == realm) {
-                return None;
-            }
+        _ if !sasl => user,
+        Some((local, realm))
+            if !local.is_empty() && rules.loginrealms.iter().any(|r| r == realm) =>
+        {
             local
         }
+        Some(_) => return None,
         None => user,
     };
     if bare == "anyone" || bare == "anonymous" {
@@ -135,11 +144,12 @@ pub fn init(config: &Config) -> Result<(), SaslError> {
     }
 }
 
-/// Canonicalises a login name as Cyrus does without virtual domains: trims blanks, accepts
-/// `user@realm` only for a realm in `loginrealms` (and drops it), lowercases when
-/// `username_tolower` is on. `None` for a name that cannot be a userid.
+/// Canonicalises a login name (USER) as Cyrus does without virtual domains: trims blanks,
+/// refuses control and 8-bit bytes and any of `%&*/:?`, lowercases when `username_tolower`
+/// is on. `None` for a name that cannot be a userid. (libsasl2's own lookups additionally
+/// accept `user@realm` only for a realm in `loginrealms`.)
 pub fn canonify_userid(config: &Config, user: &str) -> Option<String> {
-    canonify(&rules_of_light(config), user)
+    canonify(&rules_of_light(config), user, false)
 }
 
 fn rules_of_light(config: &Config) -> Rules {
@@ -345,13 +355,21 @@ mod tests {
             ("bob@example.org", Some("bob")),
             ("bob@elsewhere.org", None),
             ("@example.org", None),
+            ("a:b", None),
+            ("b\u{e9}b", None),
             ("", None),
             ("b\x01ob", None),
         ];
         for (input, want) in cases {
-            assert_eq!(canonify(&r, input).as_deref(), *want, "{input:?}");
+            assert_eq!(canonify(&r, input, true).as_deref(), *want, "{input:?}");
         }
-        assert_eq!(canonify(&rules(false, &[]), "BoB").as_deref(), Some("BoB"));
+        assert_eq!(
+            canonify(&rules(false, &[]), "BoB", true).as_deref(),
+            Some("BoB")
+        );
+        assert_eq!(canonify(&r, "bob@host", false).as_deref(), Some("bob@host"));
+        assert_eq!(canonify(&r, "a%b", false), None);
+        assert_eq!(canonify(&r, "bob@host", true), None);
     }
 
     #[test]
