@@ -68,8 +68,12 @@ pub trait Backend {
     fn auth_user(&mut self) -> Option<String>;
     /// Throws the SASL connection away for a fresh one (after a failed exchange).
     fn auth_reset(&mut self);
-    /// Opens `userid`'s INBOX for the session.
-    fn open_maildrop(&mut self, userid: &str) -> Result<Maildrop, OpenError>;
+    /// Opens `userid`'s INBOX, or the folder `subfolder` below it, for the session.
+    fn open_maildrop(
+        &mut self,
+        userid: &str,
+        subfolder: Option<&str>,
+    ) -> Result<Maildrop, OpenError>;
     /// The message file of `uid`, or `None` when it cannot be read.
     fn message(&mut self, uid: u32) -> Option<Vec<u8>>;
     /// The UPDATE state: expunge `deleted`, mark `seen` (when the options say so).
@@ -101,6 +105,8 @@ pub struct Settings {
     pub readonly: bool,
     /// The hierarchy separator is `.` (`unixhierarchysep: no`).
     pub dot_separator: bool,
+    /// `popsubfolders`: `user+folder` logins reach a folder of the user.
+    pub subfolders: bool,
 }
 
 /// The result of one line.
@@ -132,6 +138,7 @@ pub struct Engine<B: Backend> {
     settings: Settings,
     session_id: String,
     userid: Option<String>,
+    subfolder: Option<String>,
     authed: bool,
     drop_: Option<Maildrop>,
     pending: Option<PendingAuth>,
@@ -223,6 +230,7 @@ impl<B: Backend> Engine<B> {
             settings,
             session_id,
             userid: None,
+            subfolder: None,
             authed: false,
             drop_: None,
             pending: None,
@@ -557,8 +565,18 @@ impl<B: Backend> Engine<B> {
             r.line("-ERR [AUTH] Must give PASS command");
             return;
         }
+        let mut name = String::from_utf8_lossy(arg).into_owned();
+        if self.settings.subfolders {
+            // The folder is kept apart from the userid (Cyrus keeps it even when the name
+            // turns out invalid, until the next login attempt).
+            if let Some(i) = name.find('+') {
+                self.subfolder = Some(name[i + 1..].to_string());
+                name.truncate(i);
+            }
+        }
         let canon = std::str::from_utf8(arg)
             .ok()
+            .map(|_| name.as_str())
             .and_then(|u| self.backend.canonify(u))
             .filter(|u| !(self.settings.dot_separator && u.contains('.')))
             .filter(|u| u.len() + 6 < 1024);
@@ -587,6 +605,7 @@ impl<B: Backend> Engine<B> {
                 self.open(userid, r);
             }
             Err(_) => {
+                self.subfolder = None;
                 r.pause = self.settings.failed_login_pause;
                 r.line("-ERR [AUTH] Invalid login");
             }
@@ -681,7 +700,8 @@ impl<B: Backend> Engine<B> {
 
     /// Cyrus's `openinbox`; true when the session is now in TRANSACTION state.
     fn open(&mut self, userid: String, r: &mut Reply) -> bool {
-        match self.backend.open_maildrop(&userid) {
+        let sub = self.subfolder.take();
+        match self.backend.open_maildrop(&userid, sub.as_deref()) {
             Ok(d) => {
                 self.drop_ = Some(d);
                 self.userid = Some(userid);

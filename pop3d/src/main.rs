@@ -59,6 +59,7 @@ fn settings(config: &Config) -> Settings {
             .map_or(0, |s| s.max(0) as u64),
         readonly: config.switch("readonly"),
         dot_separator: !config.switch("unixhierarchysep"),
+        subfolders: config.switch("popsubfolders"),
     }
 }
 

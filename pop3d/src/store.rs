@@ -55,12 +55,19 @@ impl Store {
         u32::try_from(cyrus::mboxlist::now()).unwrap_or(u32::MAX)
     }
 
-    fn maildrop_dir(&self, userid: &str) -> Result<PathBuf, OpenError> {
+    fn maildrop_dir(&self, userid: &str, subfolder: Option<&str>) -> Result<PathBuf, OpenError> {
         let temp = |why: &str| OpenError(format!("-ERR [SYS/TEMP] Unable to open maildrop: {why}"));
         let ns = Namespace::from_config(&self.config, false);
         let deleted = self.config.string("deletedprefix").unwrap_or("DELETED");
         let name = MbName::from_userid(userid, &ns)
             .ok()
+            .map(|mut n| {
+                // "user+" means the INBOX itself.
+                if let Some(sub) = subfolder.filter(|s| !s.is_empty()) {
+                    n.boxes.extend(sub.split(ns.sep).map(str::to_string));
+                }
+                n
+            })
             .and_then(|n| n.to_internal(deleted).ok())
             .ok_or_else(|| temp(NONEXISTENT))?;
         let mut list = MailboxList::open(&self.config, None).map_err(|e| {
@@ -69,7 +76,21 @@ impl Store {
         })?;
         let entry = match list.lookup(&name) {
             Ok(Some(e)) => e,
-            Ok(None) => return Err(temp(NONEXISTENT)),
+            Ok(None) => {
+                // Debian's Cyrus then tries to auto-create the user's INBOX (admins and
+                // anonymous excepted) and reports what that gives: "already exists" when
+                // the INBOX is there. Creating a missing INBOX is not implemented here.
+                let inbox = MbName::from_userid(userid, &ns)
+                    .ok()
+                    .and_then(|n| n.to_internal(deleted).ok());
+                let autocreates = userid != "anonymous" && !auth::is_admin(&self.config, userid);
+                let has_inbox = inbox.is_some_and(|i| matches!(list.lookup(&i), Ok(Some(_))));
+                return Err(temp(if autocreates && has_inbox {
+                    "Mailbox already exists"
+                } else {
+                    NONEXISTENT
+                }));
+            }
             Err(e) => {
                 syslog::log(
                     Level::Err,
@@ -143,9 +164,13 @@ impl Backend for Store {
         self.sasl = None;
     }
 
-    fn open_maildrop(&mut self, userid: &str) -> Result<Maildrop, OpenError> {
+    fn open_maildrop(
+        &mut self,
+        userid: &str,
+        subfolder: Option<&str>,
+    ) -> Result<Maildrop, OpenError> {
         let login = Self::now();
-        let dir = match self.maildrop_dir(userid) {
+        let dir = match self.maildrop_dir(userid, subfolder) {
             Ok(d) => d,
             Err(e) => {
                 // Cyrus pauses before saying so, to slow down probing.

@@ -23,12 +23,22 @@ struct Instance {
 }
 
 fn start(tag: &str, pop3d: &Path) -> Option<Instance> {
+    start_with(tag, pop3d, "")
+}
+
+/// [`start`] with `extra` lines appended to imapd.conf.
+fn start_with(tag: &str, pop3d: &Path, extra: &str) -> Option<Instance> {
     if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
         eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
         return None;
     }
     let dir = Scratch::new(tag);
     let conf = reference_instance(&dir)?;
+    if !extra.is_empty() {
+        let mut text = std::fs::read_to_string(&conf).ok()?;
+        text.push_str(extra);
+        std::fs::write(&conf, text).ok()?;
+    }
     let port = free_port();
     let text = format!(
         "START {{\n  recover cmd=\"/usr/lib/cyrus/bin/ctl_cyrusdb -C {c} -r\"\n}}\nSERVICES {{\n  pop3 cmd=\"{p} -C {c}\" listen=\"127.0.0.1:{port}\" prefork=1 maxchild=10\n}}\n",
@@ -321,6 +331,47 @@ fn ours_and_debians_answer_alike() {
             "{user}'s INBOX after QUIT: ours (left) vs Debian's (right)"
         );
     }
+}
+
+#[test]
+fn subfolder_logins_like_debians() {
+    let Some(debian) = debian_pop3d() else {
+        return;
+    };
+    let extra = "popsubfolders: yes\nfailedloginpause: 0\n";
+    let Some(theirs) = start_with("pop3-sub-debian", &debian, extra) else {
+        return;
+    };
+    let Some(ours) = start_with("pop3-sub-ours", &our_bin("pop3d"), extra) else {
+        return;
+    };
+    let run = |port: u16| -> Vec<String> {
+        let mut out = Vec::new();
+        for user in [
+            "alice+Archive",
+            "alice+Archive.2024",
+            "alice+Nope",
+            "bob+Archive",
+            "alice+",
+            "alice+Sent+x",
+        ] {
+            let (mut p, g) = Pop::connect(port);
+            out.push(g);
+            for cmd in [
+                format!("USER {user}"),
+                "PASS secret".to_string(),
+                "STAT".into(),
+                "UIDL".into(),
+                "QUIT".into(),
+            ] {
+                out.extend(p.cmd(&cmd));
+            }
+        }
+        out
+    };
+    let a = run(theirs.port);
+    let b = run(ours.port);
+    same(&b, &a, "popsubfolders logins");
 }
 
 /// Asserts two transcripts are equal, showing the first difference with some context.

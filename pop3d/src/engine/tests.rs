@@ -52,8 +52,12 @@ impl Backend for Fake {
         Some("bob".into())
     }
     fn auth_reset(&mut self) {}
-    fn open_maildrop(&mut self, userid: &str) -> Result<Maildrop, OpenError> {
-        if userid != "bob" {
+    fn open_maildrop(
+        &mut self,
+        userid: &str,
+        subfolder: Option<&str>,
+    ) -> Result<Maildrop, OpenError> {
+        if userid != "bob" || subfolder.is_some_and(|f| f != "Sent") {
             return Err(OpenError(
                 "-ERR [SYS/TEMP] Unable to open maildrop: Mailbox does not exist".to_string(),
             ));
@@ -85,6 +89,7 @@ fn settings() -> Settings {
         failed_login_pause: 3,
         readonly: false,
         dot_separator: true,
+        subfolders: false,
     }
 }
 
@@ -333,6 +338,37 @@ fn apop_only_after_a_challenge() {
             ),
             (
                 "APOP bob x",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn subfolder_logins_only_when_configured() {
+    run(
+        &mut engine(),
+        &[
+            ("USER bob+Sent", "+OK Name is a valid mailbox\n"),
+            (
+                "PASS secret",
+                "-ERR [SYS/TEMP] Unable to open maildrop: Mailbox does not exist\n",
+            ),
+        ],
+    );
+    let mut e = engine();
+    e.settings.subfolders = true;
+    run(
+        &mut e,
+        &[
+            ("USER bob+Nope.x", "+OK Name is a valid mailbox\n"),
+            (
+                "PASS secret",
+                "-ERR [SYS/TEMP] Unable to open maildrop: Mailbox does not exist\n",
+            ),
+            ("USER bob+Sent", "+OK Name is a valid mailbox\n"),
+            (
+                "PASS secret",
                 "+OK Mailbox locked and ready SESSIONID=<sid>\n",
             ),
         ],
