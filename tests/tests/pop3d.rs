@@ -374,6 +374,54 @@ fn subfolder_logins_like_debians() {
     same(&b, &a, "popsubfolders logins");
 }
 
+#[test]
+fn imap_flags_like_debians() {
+    let Some(debian) = debian_pop3d() else {
+        return;
+    };
+    let extra = "popuseimapflags: yes\n";
+    let Some(theirs) = start_with("pop3-flags-debian", &debian, extra) else {
+        return;
+    };
+    let Some(ours) = start_with("pop3-flags-ours", &our_bin("pop3d"), extra) else {
+        return;
+    };
+    let run = |port: u16| -> Vec<String> {
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            let (mut p, g) = Pop::connect(port);
+            out.push(g);
+            for cmd in [
+                "USER bob",
+                "PASS secret",
+                "STAT",
+                "UIDL",
+                "RETR 3",
+                "TOP 2 0",
+                "DELE 1",
+                "QUIT",
+            ] {
+                out.extend(p.cmd(cmd));
+            }
+        }
+        out
+    };
+    let a = run(theirs.port);
+    let b = run(ours.port);
+    same(&b, &a, "popuseimapflags sessions");
+    same(
+        &flags(&ours, "bob")
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect::<Vec<_>>(),
+        &flags(&theirs, "bob")
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect::<Vec<_>>(),
+        "bob's INBOX after popuseimapflags sessions",
+    );
+}
+
 /// Asserts two transcripts are equal, showing the first difference with some context.
 fn same(ours: &[String], theirs: &[String], what: &str) {
     let n = ours.len().min(theirs.len());
