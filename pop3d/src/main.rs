@@ -142,8 +142,13 @@ impl Worker for Pop3 {
         let mut store = match store::Store::new(config) {
             Ok(s) => s,
             Err(e) => {
-                syslog::log(Level::Err, &format!("SASL failed initializing: {e}"));
-                let _ = conn.write_all(b"-ERR [SYS/TEMP] Server error\r\n");
+                syslog::log(
+                    Level::Err,
+                    &format!("Fatal error: SASL failed initializing: sasl_server_new(): {e}"),
+                );
+                let _ = conn.write_all(
+                    b"-ERR [SYS/PERM] Fatal error: SASL failed initializing: sasl_server_new()\r\n",
+                );
                 return;
             }
         };

@@ -374,3 +374,20 @@ fn subfolder_logins_only_when_configured() {
         ],
     );
 }
+
+proptest::proptest! {
+    /// Whatever a client sends, in whatever state, the engine answers with whole lines.
+    #[test]
+    fn any_bytes_get_a_reply(lines in proptest::collection::vec(
+        proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 1..20)) {
+        let mut e = engine();
+        e.greeting(Some("<1.2@cyrus-ref>"));
+        let mut logged = logged_in();
+        for l in &lines {
+            for eng in [&mut e, &mut logged] {
+                let r = eng.line(l);
+                proptest::prop_assert!(r.out.is_empty() || r.out.ends_with(b"\r\n"));
+            }
+        }
+    }
+}
