@@ -48,6 +48,8 @@ pub struct Maildrop {
     pub uidvalidity: u32,
     /// The index's POP3_NEW_UIDL option: UIDLs carry the uidvalidity.
     pub new_uidl: bool,
+    /// DELE is allowed (always, unless `popuseacl` and no `t` right).
+    pub may_delete: bool,
 }
 
 /// What the engine needs from the outside world.
@@ -397,6 +399,9 @@ impl<B: Backend> Engine<B> {
             (b"top", true) => self.top(arg.unwrap_or(b""), &mut r),
             (b"dele", true) => match arg {
                 None => r.line("-ERR Missing argument"),
+                Some(_) if !self.drop_.as_ref().is_some_and(|d| d.may_delete) => {
+                    r.line("-ERR [SYS/PERM] Permission denied");
+                }
                 Some(_) if self.settings.readonly => {
                     r.line("-ERR [SYS/PERM] Connection is read-only");
                 }

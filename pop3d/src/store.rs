@@ -18,6 +18,29 @@ use cyrus::syslog::{self, Level};
 
 use crate::engine::{Backend, Maildrop, Msg, OpenError};
 
+/// The rights `userid` has in `acl` (identifier, rights) pairs, as a set of right letters:
+/// entries for the user and `anyone`, minus `-`-prefixed (negative) ones; Cyrus's legacy
+/// `d` stands for `t` and `e`. Group identifiers are not expanded.
+fn myrights(acl: &[(String, String)], userid: &str) -> Vec<u8> {
+    let applies = |id: &str| id == userid || id == "anyone";
+    let letters = |r: &str| -> Vec<u8> {
+        r.bytes()
+            .flat_map(|b| if b == b'd' { vec![b't', b'e'] } else { vec![b] })
+            .collect()
+    };
+    let mut pos: Vec<u8> = Vec::new();
+    let mut neg: Vec<u8> = Vec::new();
+    for (id, r) in acl {
+        match id.strip_prefix('-') {
+            Some(who) if applies(who) => neg.extend(letters(r)),
+            None if applies(id) => pos.extend(letters(r)),
+            _ => {}
+        }
+    }
+    pos.retain(|b| !neg.contains(b));
+    pos
+}
+
 /// Cyrus's text for IMAP_MAILBOX_NONEXISTENT.
 const NONEXISTENT: &str = "Mailbox does not exist";
 
@@ -26,6 +49,8 @@ pub struct Store {
     config: Config,
     sasl: Option<Server>,
     dir: Option<PathBuf>,
+    /// `popuseacl` is on and the user lacks the `s` right.
+    no_seen: bool,
 }
 
 impl Store {
@@ -36,6 +61,7 @@ impl Store {
             config: config.clone(),
             sasl: Some(sasl),
             dir: None,
+            no_seen: false,
         })
     }
 
@@ -99,6 +125,20 @@ impl Store {
                 return Err(temp("System I/O error"));
             }
         };
+        if self.config.switch("popuseacl") {
+            let rights = entry
+                .acl
+                .as_ref()
+                .map(|a| myrights(&a.0, userid))
+                .unwrap_or_default();
+            if !rights.contains(&b'r') {
+                return Err(temp(if rights.contains(&b'l') {
+                    "Permission denied"
+                } else {
+                    NONEXISTENT
+                }));
+            }
+        }
         let t = &entry.mbtype;
         if t.has(MbFlags::DELETED) || t.has(MbFlags::INTERMEDIATE) {
             return Err(temp(NONEXISTENT));
@@ -188,6 +228,19 @@ impl Backend for Store {
             OpenError(format!("-ERR [SYS/PERM] Unable to open maildrop: {e}"))
         })?;
         let ih = mb.index_header().clone();
+        let use_acl = self.config.switch("popuseacl");
+        let rights = myrights(mb.header().acl.as_deref().unwrap_or(&[]), userid);
+        if use_acl && !rights.contains(&b'r') {
+            let why = if rights.contains(&b'l') {
+                "Permission denied"
+            } else {
+                NONEXISTENT
+            };
+            return Err(OpenError(format!(
+                "-ERR [IN-USE] Unable to lock maildrop: {why}"
+            )));
+        }
+        self.no_seen = use_acl && !rights.contains(&b's');
         let minpoll = self.config.duration_secs("popminpoll").unwrap_or(0);
         if minpoll > 0 && i64::from(ih.pop3_last_login) + minpoll > i64::from(login) {
             let m = minpoll / 60;
@@ -212,6 +265,7 @@ impl Backend for Store {
             msgs,
             uidvalidity: ih.uidvalidity,
             new_uidl: ih.options.has(IndexOptions::POP3_NEW_UIDL),
+            may_delete: !use_acl || rights.contains(&b't'),
         })
     }
 
@@ -248,7 +302,7 @@ impl Backend for Store {
                 syslog::log(Level::Err, &format!("pop3 expunge {uid}: {e}"));
             }
         }
-        if self.config.switch("popuseimapflags") {
+        if self.config.switch("popuseimapflags") && !self.no_seen {
             for &uid in seen {
                 let Some(rec) = mb.record(uid).cloned() else {
                     continue;
@@ -262,5 +316,31 @@ impl Backend for Store {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::myrights;
+
+    fn acl(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn rights_from_acl() {
+        let a = acl(&[
+            ("bob", "lrs"),
+            ("anyone", "p"),
+            ("-bob", "s"),
+            ("alice", "lrswipkxtecda"),
+        ]);
+        assert_eq!(myrights(&a, "bob"), b"lrp");
+        assert!(myrights(&a, "alice").contains(&b't'));
+        assert_eq!(myrights(&acl(&[("carol", "lrd")]), "carol"), b"lrte");
+        assert!(myrights(&a, "nobody") == b"p");
     }
 }

@@ -338,7 +338,7 @@ fn subfolder_logins_like_debians() {
     let Some(debian) = debian_pop3d() else {
         return;
     };
-    let extra = "popsubfolders: yes\nfailedloginpause: 0\n";
+    let extra = "popsubfolders: yes\npopuseacl: yes\nfailedloginpause: 0\n";
     let Some(theirs) = start_with("pop3-sub-debian", &debian, extra) else {
         return;
     };

@@ -7,6 +7,7 @@ use super::*;
 struct Fake {
     updated: Option<(Vec<u32>, Vec<u32>)>,
     sasl_pending: bool,
+    no_delete: bool,
 }
 
 const MSG1: &[u8] = b"From: a\r\nSubject: s\r\n\r\nline one\r\n.leading dot\r\nthree\r\n";
@@ -66,6 +67,7 @@ impl Backend for Fake {
             msgs: vec![Msg::new(1, 614), Msg::new(2, 3646)],
             uidvalidity: 1795318591,
             new_uidl: true,
+            may_delete: !self.no_delete,
         })
     }
     fn message(&mut self, uid: u32) -> Option<Vec<u8>> {
@@ -390,4 +392,23 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn dele_without_the_right() {
+    let mut e = engine();
+    e.backend.no_delete = true;
+    run(
+        &mut e,
+        &[
+            ("USER bob", "+OK Name is a valid mailbox\n"),
+            (
+                "PASS secret",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
+            ("DELE", "-ERR Missing argument\n"),
+            ("DELE 1", "-ERR [SYS/PERM] Permission denied\n"),
+            ("STAT", "+OK 2 4260\n"),
+        ],
+    );
 }
