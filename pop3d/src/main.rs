@@ -124,6 +124,12 @@ impl<R: Read> LineReader<R> {
 
 impl Worker for Pop3 {
     fn init(&mut self, ctx: &Context) -> Result<(), String> {
+        // pop3s needs TLS, which this build lacks: refuse to start rather than speak
+        // plaintext on a port clients trust to be encrypted (Cyrus refuses the same way
+        // when its TLS options are missing).
+        if ctx.args.iter().skip(1).any(|a| a == "-s") {
+            return Err("pop3s: required OpenSSL options not present".into());
+        }
         cyrus::auth::init(&ctx.config).map_err(|e| format!("SASL failed initializing: {e}"))
     }
 
