@@ -1,10 +1,264 @@
-//! `pop3d`: The POP3 worker, serving the same store as imapd.
+//! `pop3d`: the POP3 worker, serving users' INBOXes from the same store as imapd, with the
+//! replies of Cyrus 3.6's pop3d.
 //!
-//! Not implemented yet. Until it is, the binary says so and exits with status 75 (EX_TEMPFAIL),
-//! so that a supervisor or a script treats it as "try later", never as success.
+//! `main` hands a [`Pop3`] worker to the shared service loop. Each connection gets a
+//! [`engine::Engine`] (the sans-I/O protocol) over a [`store::Store`] (libsasl2 and the
+//! mailbox files); this file only moves lines between the socket and the engine.
 #![forbid(unsafe_code)]
 
+mod engine;
+mod store;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cyrus::config::Config;
+use cyrus::service::{self, Connection, Context, Worker};
+use cyrus::syslog::{self, Level};
+
+use engine::{Engine, Settings, MAX_LINE};
+
+/// The version Debian's Cyrus prints, which clients and scripts match on.
+pub const VERSION: &str = "3.6.1-Debian-3.6.1-4+deb12u5";
+
+/// The worker: SASL is set up once per process, a session per connection.
+struct Pop3 {
+    sessions: u32,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(now());
+    h.finish()
+}
+
+/// What imapd.conf makes of the protocol.
+fn settings(config: &Config) -> Settings {
+    Settings {
+        servername: servername(config),
+        version: VERSION.to_string(),
+        allow_plaintext: config.switch("allowplaintext"),
+        allow_anonymous: config.switch("allowanonymouslogin"),
+        minpoll_secs: config.duration_secs("popminpoll").unwrap_or(0),
+        expire_secs: config.duration_secs("popexpiretime").unwrap_or(-1),
+        serverinfo: config.string("serverinfo").unwrap_or("on").to_string(),
+        uidl_format: config.string("uidl_format").unwrap_or("cyrus").to_string(),
+        failed_login_pause: config
+            .duration_secs("failedloginpause")
+            .map_or(0, |s| s.max(0) as u64),
+        readonly: config.switch("readonly"),
+        dot_separator: !config.switch("unixhierarchysep"),
+        subfolders: config.switch("popsubfolders"),
+    }
+}
+
+fn servername(config: &Config) -> String {
+    config.string("servername").map_or_else(
+        || {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into())
+        },
+        str::to_string,
+    )
+}
+
+/// Reads lines the way Cyrus's `prot_fgets` into an 8 KB buffer does: up to and including
+/// LF, or [`MAX_LINE`] bytes, whichever comes first. Memory stays bounded whatever the
+/// client sends.
+struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    eof: bool,
+}
+
+impl<R: Read> LineReader<R> {
+    fn new(inner: R) -> Self {
+        LineReader {
+            inner,
+            buf: Vec::with_capacity(2 * MAX_LINE),
+            start: 0,
+            eof: false,
+        }
+    }
+
+    fn next_line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            let pending = &self.buf[self.start..];
+            let lim = pending.len().min(MAX_LINE);
+            if let Some(i) = pending[..lim].iter().position(|&b| b == b'\n') {
+                let line = pending[..=i].to_vec();
+                self.start += i + 1;
+                return Some(line);
+            }
+            if lim == MAX_LINE || (self.eof && lim > 0) {
+                let line = pending[..lim].to_vec();
+                self.start += lim;
+                return Some(line);
+            }
+            if self.eof {
+                return None;
+            }
+            self.buf.drain(..self.start);
+            self.start = 0;
+            let mut chunk = [0u8; 4096];
+            match self.inner.read(&mut chunk) {
+                Ok(0) | Err(_) => self.eof = true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+impl Worker for Pop3 {
+    fn init(&mut self, ctx: &Context) -> Result<(), String> {
+        // pop3s needs TLS, which this build lacks: refuse to start rather than speak
+        // plaintext on a port clients trust to be encrypted (Cyrus refuses the same way
+        // when its TLS options are missing).
+        if ctx.args.iter().skip(1).any(|a| a == "-s") {
+            return Err("pop3s: required OpenSSL options not present".into());
+        }
+        cyrus::auth::init(&ctx.config).map_err(|e| format!("SASL failed initializing: {e}"))
+    }
+
+    fn session(&mut self, ctx: &Context, conn: &mut Connection) {
+        self.sessions += 1;
+        let config = &ctx.config;
+        let settings = settings(config);
+        let t = now();
+        let session_id = format!(
+            "{}-{t}-{}-{}-{}",
+            settings.servername,
+            std::process::id(),
+            self.sessions,
+            random_u64()
+        );
+        let mut store = match store::Store::new(config) {
+            Ok(s) => s,
+            Err(e) => {
+                syslog::log(
+                    Level::Err,
+                    &format!("Fatal error: SASL failed initializing: sasl_server_new(): {e}"),
+                );
+                let _ = conn.write_all(
+                    b"-ERR [SYS/PERM] Fatal error: SASL failed initializing: sasl_server_new()\r\n",
+                );
+                return;
+            }
+        };
+        let challenge = (config.switch("allowapop") && store.apop_supported())
+            .then(|| format!("<{}.{t}@{}>", random_u64(), settings.servername));
+        let mut engine = Engine::new(store, settings, session_id);
+        if conn
+            .write_all(&engine.greeting(challenge.as_deref()))
+            .is_err()
+        {
+            return;
+        }
+        let watchdog = Watchdog::start(idle_limit(config));
+        let mut input = LineReader::new(ConnRead(conn));
+        while let Some(line) = input.next_line() {
+            watchdog.touch();
+            let reply = engine.line(&line);
+            if reply.pause > 0 {
+                std::thread::sleep(Duration::from_secs(reply.pause));
+            }
+            let conn = &mut input.inner.0;
+            if conn.write_all(&reply.out).is_err() || reply.close {
+                return;
+            }
+            // A long download restarts the clock, as Cyrus's prot_resettimeout does.
+            watchdog.touch();
+        }
+    }
+}
+
+/// `poptimeout` in seconds; Cyrus allows no less than 10 minutes.
+fn idle_limit(config: &Config) -> u64 {
+    let secs = config.duration_secs("poptimeout").unwrap_or(600);
+    secs.max(600) as u64
+}
+
+/// The autologout timer: a thread that ends the process, as Cyrus's `shut_down` does, when
+/// the client has been silent for `limit` seconds. The blocking read needs no socket option
+/// (and no `unsafe`) this way; nothing is written to the mailbox on timeout, as in Cyrus.
+struct Watchdog {
+    last: Arc<AtomicU64>,
+    active: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    fn start(limit: u64) -> Watchdog {
+        let last = Arc::new(AtomicU64::new(now()));
+        let active = Arc::new(AtomicBool::new(true));
+        let (l, a) = (Arc::clone(&last), Arc::clone(&active));
+        std::thread::spawn(move || {
+            while a.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_secs(1));
+                if a.load(Ordering::SeqCst)
+                    && now().saturating_sub(l.load(Ordering::SeqCst)) > limit
+                {
+                    syslog::log(Level::Info, "autologout: client idle too long");
+                    std::process::exit(0);
+                }
+            }
+        });
+        Watchdog { last, active }
+    }
+
+    fn touch(&self) {
+        self.last.store(now(), Ordering::SeqCst);
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.active.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Reading half of the connection, so the line reader can own a `Read`.
+struct ConnRead<'a>(&'a mut Connection);
+
+impl Read for ConnRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
 fn main() {
-    eprintln!("pop3d: not implemented yet in this build (see README.md, Status)");
-    std::process::exit(75);
+    service::run(Pop3 { sessions: 0 })
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<Vec<u8>> {
+        let mut r = LineReader::new(input);
+        std::iter::from_fn(|| r.next_line()).collect()
+    }
+
+    #[test]
+    fn splits_like_cyrus() {
+        assert_eq!(lines(b"a\r\nb\n"), vec![b"a\r\n".to_vec(), b"b\n".to_vec()]);
+        assert_eq!(lines(b"tail"), vec![b"tail".to_vec()]);
+        let long = vec![b'x'; MAX_LINE + 10];
+        let got = lines(&long);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].len(), MAX_LINE);
+        assert_eq!(got[1].len(), 10);
+    }
 }

@@ -326,6 +326,16 @@ impl Client {
         l.trim_end_matches(['\r', '\n']).to_string()
     }
 
+    /// Reads one line (without the line end); `None` at end of stream or on timeout, so an
+    /// empty line and a closed connection can be told apart.
+    pub fn read_line(&mut self) -> Option<String> {
+        let mut l = String::new();
+        match self.reader.read_line(&mut l) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(l.trim_end_matches(['\r', '\n']).to_string()),
+        }
+    }
+
     /// Sends `text` followed by CRLF.
     pub fn send(&mut self, text: &str) {
         let s = self.reader.get_mut();
