@@ -1,0 +1,444 @@
+//! `reconstruct` for one mailbox directory: rebuilds cyrus.index and cyrus.cache from the
+//! message files while keeping what the old index still knows (flags, internaldate, modseqs,
+//! uidvalidity), and reports each repair in the words Debian's 3.6.1 binary uses.
+//!
+//! What is repaired: an unreadable or missing index (a fresh one is started and every file
+//! is added), records whose CRC is bad (dropped; their file is then "rediscovered" and
+//! appended under a new UID, as Cyrus does), records whose file is gone (expunged and marked
+//! unlinked), cache records that are missing or fail their CRC (re-parsed and appended to
+//! the cache), message files the index does not know, and the header's counters.
+//! Message files are never deleted: a rediscovered file is linked under its new name before
+//! the old name goes. The new cache is written whole, then the index, each by rename, so a
+//! crash leaves either the old pair or the new one.
+
+use crate::error::{Error, Result};
+use crate::mailbox::cache::{self, CacheRecord};
+use crate::mailbox::header::Header;
+use crate::mailbox::index::{
+    self, sync_crc_basic, sync_crc_virtannot, IndexHeader, IndexRecord, InternalFlags, SystemFlags,
+};
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+/// What the caller asked for (the tool's flags).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// `-n`: report only, write nothing.
+    pub dry_run: bool,
+    /// `-s`: do not stat message files of records whose cache is sound.
+    pub no_stat: bool,
+    /// `-G`: re-parse every message and check its GUID and cache record.
+    pub reparse: bool,
+}
+
+/// The record CRC-protected part of an index record that failed its CRC, decoded anyway
+/// (its UID is all we use: the record is dropped).
+fn decode_ignoring_crc(chunk: &[u8], minor: u32, path: &Path) -> Option<IndexRecord> {
+    let mut fixed = chunk.to_vec();
+    let len = fixed.len();
+    if len < 4 {
+        return None;
+    }
+    let crc = crc32fast::hash(fixed.get(..len - 4)?);
+    fixed
+        .get_mut(len - 4..)?
+        .copy_from_slice(&crc.to_be_bytes());
+    IndexRecord::decode(&fixed, minor, path).ok()
+}
+
+/// The old index as far as it can be read: its header and its sound records, plus the
+/// UIDs of records dropped for a bad CRC.
+struct OldIndex {
+    header: IndexHeader,
+    records: Vec<IndexRecord>,
+}
+
+fn read_old_index(dir: &Path) -> std::result::Result<OldIndex, Error> {
+    let path = dir.join(index::FILE_NAME);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let header = IndexHeader::decode(&bytes, &path)?;
+    let rsize = index::record_size(header.minor_version).unwrap_or(0);
+    let start = header.start_offset as usize;
+    if rsize == 0 || header.record_size as usize != rsize {
+        return Err(Error::corrupt(&path, "cyrus.index: bad record size"));
+    }
+    let mut records: Vec<IndexRecord> = Vec::new();
+    let body = bytes.get(start..).unwrap_or(&[]);
+    for chunk in body.chunks_exact(rsize).take(header.num_records as usize) {
+        let r = match IndexRecord::decode(chunk, header.minor_version, &path) {
+            Ok(r) => r,
+            // A record failing its CRC is not trusted; its file comes back as a new UID.
+            Err(_) => {
+                let _ = decode_ignoring_crc(chunk, header.minor_version, &path);
+                continue;
+            }
+        };
+        if records.last().is_some_and(|l| l.uid >= r.uid) || r.uid == 0 {
+            continue;
+        }
+        records.push(r);
+    }
+    Ok(OldIndex { header, records })
+}
+
+/// The UIDs of the `<uid>.` files in `dir`.
+fn message_files(dir: &Path) -> Result<BTreeSet<u32>> {
+    let mut uids = BTreeSet::new();
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(num) = name.strip_suffix('.') else {
+            continue;
+        };
+        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || num.starts_with('0') {
+            continue;
+        }
+        if let Ok(uid) = num.parse::<u32>() {
+            uids.insert(uid);
+        }
+    }
+    Ok(uids)
+}
+
+fn mtime(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .map(|m| u32::try_from(m.mtime()).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.NEW",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// What the caller must do besides printing: mailboxes.db's entry follows the index.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// The uidvalidity a rebuilt-from-nothing index got, when it is not the entry's.
+    pub new_uidvalidity: Option<u32>,
+}
+
+/// Adds (`add`) or takes away a live record's share of the counters and sync CRCs in `h`.
+fn count(h: &mut IndexHeader, r: &IndexRecord, flags: &[Option<String>], add: bool) {
+    if r.is_expunged() {
+        return;
+    }
+    let step = |v: &mut u32| {
+        *v = if add {
+            v.wrapping_add(1)
+        } else {
+            v.wrapping_sub(1)
+        }
+    };
+    let f = r.system_flags;
+    if f.has(SystemFlags::ANSWERED) {
+        step(&mut h.answered);
+    }
+    if f.has(SystemFlags::FLAGGED) {
+        step(&mut h.flagged);
+    }
+    if f.has(SystemFlags::DELETED) {
+        step(&mut h.deleted);
+    }
+    if !f.has(SystemFlags::SEEN) {
+        step(&mut h.unseen);
+    }
+    step(&mut h.exists);
+    let size = u64::from(r.size);
+    h.quota_mailbox_used = if add {
+        h.quota_mailbox_used.wrapping_add(size)
+    } else {
+        h.quota_mailbox_used.wrapping_sub(size)
+    };
+    h.synccrc_basic ^= sync_crc_basic(r, flags);
+    h.synccrc_annot ^= sync_crc_virtannot(r);
+}
+
+/// Reconstructs the mailbox `name` in `dir`, appending to `out` the lines to print.
+/// `uidvalidity` is mailboxes.db's; `now` stamps what changes and is the uidvalidity of an
+/// index rebuilt from nothing (its modseqs start again, so clients must resynchronise).
+pub fn reconstruct(
+    dir: &Path,
+    name: &str,
+    uidvalidity: u32,
+    opts: Options,
+    now: u32,
+    out: &mut Vec<String>,
+) -> Result<Outcome> {
+    let mut outcome = Outcome::default();
+    let (header, header_crc) = Header::read(dir)?;
+    let old = match read_old_index(dir) {
+        Ok(o) => Some(o),
+        Err(e) => {
+            if opts.dry_run {
+                out.push(format!("{name}: {e}"));
+                return Ok(outcome);
+            }
+            out.push(format!("{name}: failed to read index header"));
+            None
+        }
+    };
+    let fresh = old.is_none();
+    let (mut ih, old_records) = match old {
+        Some(o) => (o.header, o.records),
+        None => {
+            let fresh_uv = now.max(uidvalidity.wrapping_add(1));
+            if fresh_uv != uidvalidity {
+                outcome.new_uidvalidity = Some(fresh_uv);
+            }
+            let mut h = IndexHeader::new_mailbox(fresh_uv, 1, now);
+            h.last_appenddate = 0;
+            (h, Vec::new())
+        }
+    };
+    if ih.minor_version != index::MINOR_VERSION {
+        return Err(Error::NotImplemented(
+            "reconstructing an index older than minor version 17",
+        ));
+    }
+    let cache_path = dir.join(cache::FILE_NAME);
+    let mut cache_bytes = std::fs::read(&cache_path).unwrap_or_default();
+    if cache_bytes.len() < 4 {
+        cache_bytes = ih.generation_no.to_be_bytes().to_vec();
+    }
+    let files = message_files(dir)?;
+    let mut modseq = ih.effective_highestmodseq();
+    let mut changed = fresh;
+    let mut repack = false;
+    let mut records: Vec<IndexRecord> = Vec::with_capacity(old_records.len() + files.len());
+    // The header as Cyrus keeps it while repairing: every change moves its counters, so
+    // only counters that were wrong before the repair are reported.
+    let mut base = ih.clone();
+    let flags = &header.user_flags;
+
+    // Appends a fresh cache record and points `rec` at it.
+    let append_cache = |bytes: &mut Vec<u8>, c: &CacheRecord, rec: &mut IndexRecord| {
+        rec.cache_offset = bytes.len() as u64;
+        rec.cache_crc = c.crc();
+        bytes.extend_from_slice(&c.encode());
+    };
+
+    for mut rec in old_records {
+        let mpath = dir.join(format!("{}.", rec.uid));
+        let unlinked = rec.internal_flags.has(InternalFlags::UNLINKED);
+        if unlinked {
+            records.push(rec);
+            continue;
+        }
+        if !files.contains(&rec.uid) {
+            out.push(format!("{name} uid {} not found", rec.uid));
+            count(&mut base, &rec, flags, false);
+            repack = true;
+            rec.internal_flags.0 |= InternalFlags::EXPUNGED | InternalFlags::UNLINKED;
+            modseq += 1;
+            rec.modseq = modseq;
+            rec.last_updated = now;
+            changed = true;
+            records.push(rec);
+            continue;
+        }
+        let cache_ok =
+            CacheRecord::read_checked(&cache_bytes, rec.cache_offset, rec.cache_crc, &cache_path)
+                .ok();
+        let size_ok = opts.no_stat
+            || std::fs::metadata(&mpath)
+                .map(|m| m.len() == u64::from(rec.size))
+                .unwrap_or(false);
+        if cache_ok.is_some() && size_ok && !opts.reparse {
+            records.push(rec);
+            continue;
+        }
+        let msg = match std::fs::read(&mpath) {
+            Ok(m) => m,
+            Err(e) => return Err(Error::io(&mpath, e)),
+        };
+        let parsed = crate::message::parse(&msg);
+        if parsed.guid != rec.guid && !rec.guid.is_null() {
+            out.push(format!(
+                "{name} uid {} guid mismatch {} => {}",
+                rec.uid,
+                rec.guid.to_hex(),
+                parsed.guid.to_hex()
+            ));
+        }
+        let mut fixed = rec.clone();
+        parsed.fill(&mut fixed);
+        fixed.cache_offset = rec.cache_offset;
+        if cache_ok.as_ref() == Some(&parsed.cache) && fixed == rec {
+            records.push(rec);
+            continue;
+        }
+        if cache_ok.as_ref() != Some(&parsed.cache) {
+            let old_crc = rec.cache_crc;
+            append_cache(&mut cache_bytes, &parsed.cache, &mut fixed);
+            out.push(format!(
+                "{name} rewrote cache for {} (offset 0 to {}, crc {} to {}/{})",
+                fixed.uid, fixed.cache_offset, old_crc, fixed.cache_crc, fixed.cache_crc
+            ));
+            repack = true;
+        }
+        modseq += 1;
+        fixed.modseq = modseq;
+        fixed.last_updated = now;
+        changed = true;
+        count(&mut base, &rec, flags, false);
+        count(&mut base, &fixed, flags, true);
+        records.push(fixed);
+    }
+
+    // Files the index does not know: above last_uid they are new messages; at or below it
+    // (a record dropped for a bad CRC) they are appended under a new UID.
+    let known: BTreeSet<u32> = records.iter().map(|r| r.uid).collect();
+    let mut rediscovered = Vec::new();
+    for &uid in files.iter().filter(|u| !known.contains(u)) {
+        if uid > ih.last_uid {
+            out.push(format!("{name} uid {uid} found - adding"));
+            ih.last_uid = uid;
+        } else {
+            out.push(format!("{name} uid {uid} rediscovered - appending"));
+            rediscovered.push(uid);
+            repack = true;
+            continue;
+        }
+        add_file(
+            dir,
+            uid,
+            uid,
+            &mut records,
+            &mut cache_bytes,
+            &mut modseq,
+            now,
+        )?;
+        if let Some(r) = records.last() {
+            count(&mut base, r, flags, true);
+        }
+        changed = true;
+    }
+    for uid in rediscovered {
+        let new_uid = ih.last_uid.saturating_add(1);
+        if !opts.dry_run {
+            let from = dir.join(format!("{uid}."));
+            let to = dir.join(format!("{new_uid}."));
+            std::fs::hard_link(&from, &to).map_err(|e| Error::io(&to, e))?;
+            std::fs::remove_file(&from).map_err(|e| Error::io(&from, e))?;
+        }
+        ih.last_uid = new_uid;
+        let src = if opts.dry_run { uid } else { new_uid };
+        add_file(
+            dir,
+            src,
+            new_uid,
+            &mut records,
+            &mut cache_bytes,
+            &mut modseq,
+            now,
+        )?;
+        if let Some(r) = records.last() {
+            count(&mut base, r, flags, true);
+        }
+        changed = true;
+    }
+    records.sort_by_key(|r| r.uid);
+
+    // The counters, recounted.
+    let mut n = ih.clone();
+    n.exists = 0;
+    n.answered = 0;
+    n.flagged = 0;
+    n.deleted = 0;
+    n.unseen = 0;
+    n.quota_mailbox_used = 0;
+    n.synccrc_basic = 0;
+    n.synccrc_annot = index::SYNC_CRC_ANNOT_INITIAL;
+    for r in &records {
+        count(&mut n, r, flags, true);
+    }
+    if !fresh {
+        report_counters(name, &base, &n, out);
+    }
+    n.highestmodseq = modseq.max(n.highestmodseq);
+    n.num_records = u32::try_from(records.len()).unwrap_or(u32::MAX);
+    n.header_file_crc = header_crc;
+    if n.options.has(index::Options::MAILBOX_DELETED) {
+        n.options.0 &= !index::Options::MAILBOX_DELETED;
+    }
+    if repack {
+        n.generation_no = n.generation_no.wrapping_add(1);
+        if let Some(g) = cache_bytes.get_mut(..4) {
+            g.copy_from_slice(&n.generation_no.to_be_bytes());
+        }
+    }
+    changed |= n != ih;
+    if opts.dry_run || !changed {
+        return Ok(outcome);
+    }
+    // The cache first: the old index's offsets stay valid in it, since it only grew.
+    write_new(&cache_path, &cache_bytes)?;
+    let idx = index::Index { header: n, records };
+    write_new(&dir.join(index::FILE_NAME), &idx.encode())?;
+    Ok(outcome)
+}
+
+/// Appends the file `src_uid` of `dir` as a new record `uid` with no flags.
+fn add_file(
+    dir: &Path,
+    src_uid: u32,
+    uid: u32,
+    records: &mut Vec<IndexRecord>,
+    cache_bytes: &mut Vec<u8>,
+    modseq: &mut u64,
+    now: u32,
+) -> Result<()> {
+    let path = dir.join(format!("{src_uid}."));
+    let msg = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let parsed = crate::message::parse(&msg);
+    *modseq += 1;
+    let mut rec = IndexRecord {
+        uid,
+        internaldate: mtime(&path),
+        savedate: now,
+        last_updated: now,
+        modseq: *modseq,
+        createdmodseq: *modseq,
+        ..IndexRecord::default()
+    };
+    parsed.fill(&mut rec);
+    rec.cache_offset = cache_bytes.len() as u64;
+    cache_bytes.extend_from_slice(&parsed.cache.encode());
+    records.push(rec);
+    Ok(())
+}
+
+/// The "updating" lines for each header counter that was wrong (Cyrus fixes `unseen`
+/// without a word).
+fn report_counters(name: &str, old: &IndexHeader, new: &IndexHeader, out: &mut Vec<String>) {
+    if old.quota_mailbox_used != new.quota_mailbox_used {
+        out.push(format!(
+            "{name} updating quota_mailbox_used: {} => {}",
+            old.quota_mailbox_used, new.quota_mailbox_used
+        ));
+    }
+    for (field, o, n) in [
+        ("deleted", old.deleted, new.deleted),
+        ("answered", old.answered, new.answered),
+        ("flagged", old.flagged, new.flagged),
+        ("exists", old.exists, new.exists),
+        ("sync_crc", old.synccrc_basic, new.synccrc_basic),
+        ("sync_crc_annot", old.synccrc_annot, new.synccrc_annot),
+    ] {
+        if o != n {
+            out.push(format!("{name}: updating {field} {o} => {n}"));
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! `reconstruct`: rebuild mailboxes' cyrus.index and cyrus.cache from their message files,
+//! as Cyrus 3.6's does, printing each mailbox's name and every repair on stdout.
+//!
+//! `reconstruct [-C altconfig] [-r] [-n] [-s] [-q] [-G] [-V 17|max] [-u] [mailbox...]` —
+//! mailboxes are admin-namespace external names (userids with `-u`, which implies `-r`);
+//! none means every mailbox. The repair itself is `cyrus::mailbox::reconstruct`.
+//!
+//! Not implemented yet, and refused with a message rather than ignored: `-p`, `-f`, `-x`,
+//! `-d`, `-R`, `-U`, `-o`, `-O`, `-M`, `-I`, `-P`, and `-V` to any version but 17.
+
+use cyrus::mailbox::reconstruct::{reconstruct, Options, Outcome};
+use cyrus::mboxlist::paths::{mailbox_dir, Area};
+use cyrus::mboxlist::{Include, MailboxList, MboxEntry};
+use cyrus::mboxname::{ExternalName, MbName, Namespace};
+use std::io::Write;
+use std::process::exit;
+use tools::{fatal, getopt, Opt, EX_TEMPFAIL};
+
+/// sysexits' EX_USAGE, which Cyrus's reconstruct exits with on bad arguments.
+const EX_USAGE: i32 = 64;
+
+fn usage(prog: &str) -> ! {
+    eprintln!(
+        "Usage: {prog} [-C config] [-r] [-n] [-s] [-q] [-G] [-V 17] [-u] mailbox...\n\
+         Rebuilds mailbox indexes and caches from the message files.\n\
+         \n\
+         -r   also the mailboxes below each one\n\
+         -n   report only, change nothing\n\
+         -s   do not stat message files\n\
+         -q   quiet: do not print mailbox names\n\
+         -G   re-parse every message (checks GUIDs)\n\
+         -V   index minor version (only 17)\n\
+         -u   arguments are userids\n"
+    );
+    exit(EX_USAGE);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let prog = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "reconstruct".into());
+    let (opts, names) = getopt(
+        &prog,
+        args.get(1..).unwrap_or(&[]),
+        "C:kp:rmfsxdgGqRUMIoOnV:uP",
+    );
+    let mut alt = None;
+    let mut o = Options::default();
+    let (mut recurse, mut users, mut quiet) = (false, false, false);
+    for opt in opts {
+        match opt {
+            Opt::Arg('C', f) => alt = Some(f),
+            Opt::Flag('r') => recurse = true,
+            Opt::Flag('n') => o.dry_run = true,
+            Opt::Flag('s') => o.no_stat = true,
+            Opt::Flag('G') => o.reparse = true,
+            Opt::Flag('q') => quiet = true,
+            Opt::Flag('u') => users = true,
+            // Deprecated in Cyrus and ignored there too.
+            Opt::Flag('k') | Opt::Flag('g') => {}
+            Opt::Arg('V', v) if v == "17" || v == "max" => {}
+            Opt::Arg('V', v) => {
+                eprintln!("{prog}: -V {v}: only cyrus.index minor version 17 is supported");
+                exit(EX_USAGE);
+            }
+            Opt::Flag('m') => {
+                eprintln!("reconstructing mailboxes.db currently not supported");
+                exit(EX_USAGE);
+            }
+            Opt::Flag(c) | Opt::Arg(c, _) => {
+                eprintln!("{prog}: -{c} is not implemented yet");
+                exit(EX_USAGE);
+            }
+            Opt::Bad(msg) => {
+                eprintln!("{msg}");
+                usage(&prog);
+            }
+        }
+    }
+    if (recurse || users) && names.is_empty() {
+        eprintln!("please specify a mailbox to recurse from");
+        exit(EX_USAGE);
+    }
+    let config = tools::init(alt.as_deref(), "reconstruct");
+    let ns = Namespace::from_config(&config, true);
+    let mut list = MailboxList::open(&config, None).unwrap_or_else(|e| {
+        eprintln!("DBERROR: opening mailboxes list: {e}");
+        fatal("can't read mailboxes file", EX_TEMPFAIL);
+    });
+    let mut entries = list.all(Include::default()).unwrap_or_else(|e| {
+        eprintln!("DBERROR: reading mailboxes list: {e}");
+        fatal("can't read mailboxes file", EX_TEMPFAIL);
+    });
+    // As Cyrus walks them: personal mailboxes first, then shared, each in database order.
+    entries.sort_by_key(|e| {
+        MbName::from_internal(&e.name, &ns.deletedprefix)
+            .localpart
+            .is_none()
+    });
+    let selected: Vec<&MboxEntry> = if names.is_empty() {
+        entries.iter().collect()
+    } else {
+        let mut sel = Vec::new();
+        for n in &names {
+            let mb = if users {
+                MbName::from_userid(n, &ns)
+            } else {
+                MbName::from_external(&ExternalName::new(n.as_str()), &ns, None)
+            };
+            let Ok(internal) = mb.and_then(|m| m.to_internal(&ns.deletedprefix)) else {
+                continue;
+            };
+            let root = internal.as_str();
+            let below = format!("{root}.");
+            for e in &entries {
+                let name = e.name.as_str();
+                if name == root || ((recurse || users) && name.starts_with(&below)) {
+                    sel.push(e);
+                }
+            }
+        }
+        sel
+    };
+    let now = u32::try_from(cyrus::mboxlist::now()).unwrap_or(u32::MAX);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for entry in selected {
+        let name = entry.name.as_str();
+        let Some(dir) = mailbox_dir(&config, entry, Area::Data) else {
+            continue;
+        };
+        let mut lines = Vec::new();
+        let res = reconstruct(&dir, name, entry.uidvalidity, o, now, &mut lines);
+        for l in &lines {
+            let _ = writeln!(out, "{l}");
+        }
+        if let Ok(Outcome {
+            new_uidvalidity: Some(uv),
+        }) = res
+        {
+            let _ = writeln!(
+                out,
+                "Wrong uidvalidity in mbentry, fixing {name} ({} -> {uv})",
+                entry.uidvalidity
+            );
+            let mut fixed = entry.clone();
+            fixed.uidvalidity = uv;
+            if let Err(e) = list.update(&mut fixed) {
+                eprintln!("DBERROR: updating mailboxes list for {name}: {e}");
+            }
+        }
+        match res {
+            Ok(_) => {
+                if !quiet {
+                    let _ = writeln!(out, "{name}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(out, "{name}: {e}");
+            }
+        }
+    }
+    let _ = out.flush();
+}
