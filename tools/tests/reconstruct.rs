@@ -1,0 +1,355 @@
+//! reconstruct on copies of the reference spool: on a healthy spool it prints what Debian's
+//! prints and changes nothing; on a damaged copy it repairs the mailbox, prints Debian's
+//! lines, and leaves what Debian's mbexamine prints as Debian's own reconstruct leaves it
+//! (times of the run aside). Debian's `reconstruct -n` then finds nothing to say.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn ours() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_reconstruct"))
+}
+
+/// bob's INBOX directory in a reference instance.
+const BOB: &str = "spool/uuid/h/x/hx0n4cd8d31fl37m97f64ehd";
+
+/// Debian's mbexamine when installed, else ours (which prints the goldens byte for byte).
+fn examiner() -> PathBuf {
+    debian("mbexamine").unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_mbexamine")))
+}
+
+/// Runs `bin` with TZ=UTC; exit code, stdout and stderr with the instance path as @INSTANCE@.
+fn run_tz(bin: &Path, s: &Scratch, args: &[&str]) -> (Option<i32>, String, String) {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|x| a(x)).collect();
+    let o = run_env(bin, &s.conf, &args, b"", &[("TZ", "UTC")]);
+    let inst = s.dir.to_string_lossy().to_string();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).replace(&inst, "@INSTANCE@");
+    (o.status.code(), text(&o.stdout), text(&o.stderr))
+}
+
+/// Replaces the digits after each of `keys` in `text` with `#`: the stamps of the moment
+/// a reconstruct ran, which two runs cannot share.
+fn mask(text: &str, keys: &[&str]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'outer: while !rest.is_empty() {
+        for k in keys {
+            if let Some(after) = rest.strip_prefix(k) {
+                out.push_str(k);
+                let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+                if digits > 0 {
+                    out.push('#');
+                }
+                rest = &after[digits..];
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// mbexamine of user.bob with the times of the repair masked.
+fn examine_bob(s: &Scratch) -> String {
+    let (code, out, err) = run_tz(&examiner(), s, &["user.bob"]);
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    let out = mask(
+        &out,
+        &["INT_DATE:", "SAVEDATE:", "LASTUPD :", "UIDValidity: "],
+    );
+    // The Last Append Date line of a rebuilt index carries no fixed time either.
+    out.lines()
+        .map(|l| {
+            if l.starts_with("  Last Append Date:") {
+                "  Last Append Date: #"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn healthy_spool_prints_names_and_changes_nothing() {
+    let s = Scratch::reference_instance("reconstruct-healthy", true, "");
+    let manifest = |s: &Scratch| {
+        let mut v = Vec::new();
+        for e in walk(&s.path("spool")) {
+            if e.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("cyrus.")
+            {
+                v.push((e.clone(), std::fs::read(&e).unwrap()));
+            }
+        }
+        v.retain(|(p, _)| !p.ends_with("cyrus.annotations"));
+        v
+    };
+    let before = manifest(&s);
+    let all = "user.alice\nuser.alice.#sieve\nuser.alice.Archive\nuser.alice.Archive.2024\n\
+               user.alice.Sent\nuser.bob\nshared\nshared.team\n";
+    let cases: &[(&[&str], &str)] = &[
+        (&["user.alice"], "user.alice\n"),
+        (
+            &["-r", "user.alice"],
+            "user.alice\nuser.alice.#sieve\nuser.alice.Archive\nuser.alice.Archive.2024\n\
+             user.alice.Sent\n",
+        ),
+        (&["-n", "user.alice"], "user.alice\n"),
+        (&["-q", "-G"], ""),
+        (&["-G", "-s", "user.bob"], "user.bob\n"),
+        (&["-u", "bob"], "user.bob\n"),
+        (&[], all),
+        (&["user.nobody"], ""),
+    ];
+    for (args, want) in cases {
+        let got = run_tz(ours(), &s, args);
+        assert_eq!(got, (Some(0), want.to_string(), String::new()), "{args:?}");
+    }
+    assert!(before == manifest(&s), "a healthy spool was changed");
+    if let Some(debian) = debian("reconstruct") {
+        for (args, _) in cases {
+            assert_eq!(
+                run_tz(ours(), &s, args),
+                run_tz(&debian, &s, args),
+                "{args:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn usage_errors_match_debian() {
+    let s = Scratch::reference_instance("reconstruct-usage", true, "");
+    for args in [&["-r"][..], &["-u"], &["-m"]] {
+        let got = run_tz(ours(), &s, args);
+        assert_eq!(got.0, Some(64), "{args:?}");
+        if let Some(debian) = debian("reconstruct") {
+            assert_eq!(got, run_tz(&debian, &s, args), "{args:?}");
+        }
+    }
+    let (code, _, err) = run_tz(ours(), &s, &["-V", "16", "user.bob"]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("only cyrus.index minor version 17"), "{err}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Damages user.bob in a fresh copy, reconstructs it with `bin`, and returns the output
+/// lines (masked with `keys`) and mbexamine's view afterwards.
+fn repair(
+    bin: &Path,
+    tag: &str,
+    damage: fn(&Path),
+    keys: &[&str],
+) -> ((Option<i32>, String, String), String) {
+    let s = Scratch::reference_instance(tag, true, "");
+    damage(&s.path(BOB));
+    let (code, out, err) = run_tz(bin, &s, &["user.bob"]);
+    let out = mask(&out, keys);
+    let view = examine_bob(&s);
+    if let Some(debian) = debian("reconstruct") {
+        // Whatever was written, Debian's check finds nothing left to repair.
+        let check = run_tz(&debian, &s, &["-n", "user.bob"]);
+        assert_eq!(
+            check,
+            (Some(0), "user.bob\n".into(), String::new()),
+            "{tag}"
+        );
+    }
+    ((code, out, err), view)
+}
+
+/// Runs a damage scenario through ours and, when installed, Debian's reconstruct; checks
+/// ours against `want_lines` and, with Debian's, that both print and rebuild the same.
+fn scenario(tag: &str, damage: fn(&Path), keys: &[&str], want_lines: &str) -> String {
+    let (got, view) = repair(ours(), &format!("{tag}-ours"), damage, keys);
+    assert_eq!(
+        got,
+        (Some(0), want_lines.to_string(), String::new()),
+        "{tag}"
+    );
+    if debian("reconstruct").is_some() {
+        let debian = debian("reconstruct").unwrap();
+        let (dgot, dview) = repair(&debian, &format!("{tag}-debian"), damage, keys);
+        assert_eq!(got, dgot, "{tag}: output");
+        assert_eq!(view, dview, "{tag}: mbexamine after");
+    }
+    view
+}
+
+fn healthy_bob() -> String {
+    let s = Scratch::reference_instance("reconstruct-before", true, "");
+    examine_bob(&s)
+}
+
+/// `view` with the lines that differ from `before` (as `(before, after)` pairs).
+fn changed(before: &str, after: &str) -> Vec<(String, String)> {
+    before
+        .lines()
+        .zip(after.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn missing_index_is_rebuilt_with_a_new_uidvalidity() {
+    let view = scenario(
+        "reconstruct-noidx",
+        |d| std::fs::remove_file(d.join("cyrus.index")).unwrap(),
+        &["-> "],
+        "user.bob: failed to read index header\n\
+         user.bob uid 1 found - adding\n\
+         user.bob uid 2 found - adding\n\
+         user.bob uid 3 found - adding\n\
+         Wrong uidvalidity in mbentry, fixing user.bob (1795318723 -> #)\n\
+         user.bob\n",
+    );
+    // Every message is back, with its cache items; flags and modseqs start again.
+    assert_eq!(view.lines().count(), healthy_bob().lines().count());
+    assert!(view.contains("Highest Mod Sequence: 4"), "{view}");
+}
+
+#[test]
+fn truncated_cache_is_rewritten() {
+    let before = healthy_bob();
+    let view = scenario(
+        "reconstruct-trunc",
+        |d| {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(d.join("cyrus.cache"))
+                .unwrap();
+            f.set_len(1000).unwrap();
+        },
+        &[],
+        "user.bob rewrote cache for 2 (offset 0 to 1000, crc 1548871388 to 1548871388/1548871388)\n\
+         user.bob rewrote cache for 3 (offset 0 to 1744, crc 4124341881 to 4124341881/4124341881)\n\
+         user.bob\n",
+    );
+    // Only the generation, the modseqs and the stamps of the two rewritten records move.
+    let diff = changed(&before, &view);
+    assert_eq!(diff.len(), 4, "{diff:#?}");
+    assert!(diff.iter().all(|(a, _)| a.contains("Generation")
+        || a.contains("Mod Sequence")
+        || a.contains("MODSEQ")));
+}
+
+#[test]
+fn missing_cache_is_rebuilt() {
+    let before = healthy_bob();
+    let view = scenario(
+        "reconstruct-nocache",
+        |d| std::fs::remove_file(d.join("cyrus.cache")).unwrap(),
+        &[],
+        "user.bob rewrote cache for 1 (offset 0 to 4, crc 1807575866 to 1807575866/1807575866)\n\
+         user.bob rewrote cache for 2 (offset 0 to 824, crc 1548871388 to 1548871388/1548871388)\n\
+         user.bob rewrote cache for 3 (offset 0 to 1568, crc 4124341881 to 4124341881/4124341881)\n\
+         user.bob\n",
+    );
+    assert_eq!(before.lines().count(), view.lines().count());
+    assert!(view.contains("SYSFLAGS:00000012"), "flags kept: {view}");
+}
+
+#[test]
+fn stray_message_file_is_added() {
+    let view = scenario(
+        "reconstruct-stray",
+        |d| {
+            std::fs::copy(d.join("2."), d.join("4.")).unwrap();
+        },
+        &[],
+        "user.bob uid 4 found - adding\nuser.bob\n",
+    );
+    assert!(view.contains("UID:00000004"), "{view}");
+    assert!(view.contains("Number of Messages: 4"), "{view}");
+}
+
+#[test]
+fn bad_record_crc_drops_the_record_and_appends_its_file() {
+    let view = scenario(
+        "reconstruct-crc",
+        |d| {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(d.join("cyrus.index"))
+                .unwrap();
+            // The record CRC of UID 2.
+            f.write_all_at(&[0, 0, 0, 1], 160 + 112 + 108).unwrap();
+        },
+        // The sync CRCs cover the new record's stamps.
+        &["sync_crc ", "sync_crc_annot ", " => "],
+        "user.bob uid 2 rediscovered - appending\n\
+         user.bob updating quota_mailbox_used: 2582 => #\n\
+         user.bob: updating exists 4 => #\n\
+         user.bob: updating sync_crc # => #\n\
+         user.bob: updating sync_crc_annot # => #\n\
+         user.bob\n",
+    );
+    assert!(!view.contains("UID:00000002"), "{view}");
+    assert!(view.contains("UID:00000004"), "{view}");
+}
+
+#[test]
+fn missing_message_file_is_expunged() {
+    let view = scenario(
+        "reconstruct-gone",
+        |d| std::fs::remove_file(d.join("3.")).unwrap(),
+        &[],
+        "user.bob uid 3 not found\nuser.bob\n",
+    );
+    assert!(view.contains("Number of Messages: 2"), "{view}");
+    assert!(!view.contains("UID:00000003"), "{view}");
+}
+
+#[test]
+fn wrong_counters_are_fixed() {
+    let before = healthy_bob();
+    let view = scenario(
+        "reconstruct-counters",
+        |d| {
+            use cyrus::mailbox::index::IndexHeader;
+            let path = d.join("cyrus.index");
+            let mut b = std::fs::read(&path).unwrap();
+            let mut h = IndexHeader::decode(&b, &path).unwrap();
+            h.answered = 5;
+            h.exists = 9;
+            b[..160].copy_from_slice(&h.encode());
+            std::fs::write(&path, &b).unwrap();
+        },
+        &[],
+        "user.bob: updating answered 5 => 0\nuser.bob: updating exists 9 => 3\nuser.bob\n",
+    );
+    assert_eq!(before, view);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let s = Scratch::reference_instance("reconstruct-dry", true, "");
+    let bob = s.path(BOB);
+    std::fs::remove_file(bob.join("3.")).unwrap();
+    let index = std::fs::read(bob.join("cyrus.index")).unwrap();
+    let (code, out, _) = run_tz(ours(), &s, &["-n", "user.bob"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("user.bob uid 3 not found"), "{out}");
+    assert_eq!(index, std::fs::read(bob.join("cyrus.index")).unwrap());
+}
