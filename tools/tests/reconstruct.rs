@@ -352,4 +352,12 @@ fn dry_run_changes_nothing() {
     assert_eq!(code, Some(0));
     assert!(out.contains("user.bob uid 3 not found"), "{out}");
     assert_eq!(index, std::fs::read(bob.join("cyrus.index")).unwrap());
+    std::fs::remove_file(bob.join("cyrus.index")).unwrap();
+    let got = run_tz(ours(), &s, &["-n", "user.bob"]);
+    let want = "user.bob: System I/O error No such file or directory\n";
+    assert_eq!(got, (Some(0), String::new(), want.into()));
+    if let Some(debian) = debian("reconstruct") {
+        assert_eq!(got, run_tz(&debian, &s, &["-n", "user.bob"]));
+    }
+    assert!(!bob.join("cyrus.index").exists());
 }

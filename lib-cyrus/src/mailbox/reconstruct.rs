@@ -11,6 +11,7 @@
 //! the old name goes. The new cache is written whole, then the index, each by rename, so a
 //! crash leaves either the old pair or the new one.
 
+use crate::db::lock::{self, LockKind};
 use crate::error::{Error, Result};
 use crate::mailbox::cache::{self, CacheRecord};
 use crate::mailbox::header::Header;
@@ -18,7 +19,7 @@ use crate::mailbox::index::{
     self, sync_crc_basic, sync_crc_virtannot, IndexHeader, IndexRecord, InternalFlags, SystemFlags,
 };
 use std::collections::BTreeSet;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
@@ -55,23 +56,21 @@ struct OldIndex {
     records: Vec<IndexRecord>,
 }
 
-fn read_old_index(dir: &Path) -> std::result::Result<OldIndex, Error> {
-    let path = dir.join(index::FILE_NAME);
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    let header = IndexHeader::decode(&bytes, &path)?;
+fn read_old_index(path: &Path, bytes: &[u8]) -> Result<OldIndex> {
+    let header = IndexHeader::decode(bytes, path)?;
     let rsize = index::record_size(header.minor_version).unwrap_or(0);
     let start = header.start_offset as usize;
     if rsize == 0 || header.record_size as usize != rsize {
-        return Err(Error::corrupt(&path, "cyrus.index: bad record size"));
+        return Err(Error::corrupt(path, "cyrus.index: bad record size"));
     }
     let mut records: Vec<IndexRecord> = Vec::new();
     let body = bytes.get(start..).unwrap_or(&[]);
     for chunk in body.chunks_exact(rsize).take(header.num_records as usize) {
-        let r = match IndexRecord::decode(chunk, header.minor_version, &path) {
+        let r = match IndexRecord::decode(chunk, header.minor_version, path) {
             Ok(r) => r,
             // A record failing its CRC is not trusted; its file comes back as a new UID.
             Err(_) => {
-                let _ = decode_ignoring_crc(chunk, header.minor_version, &path);
+                let _ = decode_ignoring_crc(chunk, header.minor_version, path);
                 continue;
             }
         };
@@ -81,6 +80,34 @@ fn read_old_index(dir: &Path) -> std::result::Result<OldIndex, Error> {
         records.push(r);
     }
     Ok(OldIndex { header, records })
+}
+
+/// Opens cyrus.index and locks it (shared for a dry run, else exclusive), returning the
+/// locked file and its bytes read through that same descriptor: closing any other
+/// descriptor of the file would drop this process's fcntl lock.
+fn lock_index(path: &Path, dry_run: bool) -> std::io::Result<(File, Vec<u8>)> {
+    use std::io::{Read, Seek};
+    let open = |p: &Path| OpenOptions::new().read(true).write(!dry_run).open(p);
+    let mut f = open(path)?;
+    let kind = if dry_run {
+        LockKind::Shared
+    } else {
+        LockKind::Exclusive
+    };
+    lock::lock_reopen(&mut f, path, kind, open)?;
+    let mut bytes = Vec::new();
+    f.seek(std::io::SeekFrom::Start(0))?;
+    f.read_to_end(&mut bytes)?;
+    Ok((f, bytes))
+}
+
+/// An I/O error as strerror(3) words it, without Rust's "(os error N)".
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
 }
 
 /// The UIDs of the `<uid>.` files in `dir`.
@@ -127,6 +154,9 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 pub struct Outcome {
     /// The uidvalidity a rebuilt-from-nothing index got, when it is not the entry's.
     pub new_uidvalidity: Option<u32>,
+    /// The mailbox could not be checked (the reason is in the lines); Cyrus then does not
+    /// print its name.
+    pub failed: bool,
 }
 
 /// Adds (`add`) or takes away a live record's share of the counters and sync CRCs in `h`.
@@ -177,12 +207,25 @@ pub fn reconstruct(
     out: &mut Vec<String>,
 ) -> Result<Outcome> {
     let mut outcome = Outcome::default();
+    let index_path = dir.join(index::FILE_NAME);
+    // Held to the end: the exclusive index lock keeps every other writer out until the new
+    // index has replaced this one (they then find the new file and reopen it).
+    let locked = lock_index(&index_path, opts.dry_run);
     let (header, header_crc) = Header::read(dir)?;
-    let old = match read_old_index(dir) {
+    let read = locked
+        .as_ref()
+        .map_err(|e| Error::io(&index_path, std::io::Error::new(e.kind(), e.to_string())))
+        .and_then(|(_, bytes)| read_old_index(&index_path, bytes));
+    let old = match read {
         Ok(o) => Some(o),
         Err(e) => {
             if opts.dry_run {
-                out.push(format!("{name}: {e}"));
+                let why = match &locked {
+                    Err(io) => format!("System I/O error {}", strerror(io)),
+                    Ok(_) => e.to_string(),
+                };
+                out.push(format!("{name}: {why}"));
+                outcome.failed = true;
                 return Ok(outcome);
             }
             out.push(format!("{name}: failed to read index header"));
@@ -386,7 +429,8 @@ pub fn reconstruct(
     // The cache first: the old index's offsets stay valid in it, since it only grew.
     write_new(&cache_path, &cache_bytes)?;
     let idx = index::Index { header: n, records };
-    write_new(&dir.join(index::FILE_NAME), &idx.encode())?;
+    write_new(&index_path, &idx.encode())?;
+    drop(locked);
     Ok(outcome)
 }
 

@@ -133,11 +133,19 @@ fn main() {
         };
         let mut lines = Vec::new();
         let res = reconstruct(&dir, name, entry.uidvalidity, o, now, &mut lines);
+        // A mailbox that could not be opened is reported on stderr, as Cyrus does.
+        let failed = matches!(res, Ok(Outcome { failed: true, .. }));
         for l in &lines {
-            let _ = writeln!(out, "{l}");
+            if failed {
+                let _ = out.flush();
+                eprintln!("{l}");
+            } else {
+                let _ = writeln!(out, "{l}");
+            }
         }
         if let Ok(Outcome {
             new_uidvalidity: Some(uv),
+            ..
         }) = res
         {
             let _ = writeln!(
@@ -152,13 +160,15 @@ fn main() {
             }
         }
         match res {
+            Ok(Outcome { failed: true, .. }) => {}
             Ok(_) => {
                 if !quiet {
                     let _ = writeln!(out, "{name}");
                 }
             }
             Err(e) => {
-                let _ = writeln!(out, "{name}: {e}");
+                let _ = out.flush();
+                eprintln!("{name}: {e}");
             }
         }
     }
