@@ -361,3 +361,78 @@ fn dry_run_changes_nothing() {
     }
     assert!(!bob.join("cyrus.index").exists());
 }
+
+/// Runs `args` on user.bob after `damage` with ours and (when installed) Debian's, each on
+/// its own copy; returns ours' output and mbexamine view, checked equal to Debian's.
+fn both(tag: &str, damage: fn(&Path), args: &[&str]) -> ((Option<i32>, String, String), String) {
+    let go = |bin: &Path, t: &str| {
+        let s = Scratch::reference_instance(t, true, "");
+        damage(&s.path(BOB));
+        let got = run_tz(bin, &s, args);
+        (got, examine_bob(&s))
+    };
+    let o = go(ours(), &format!("{tag}-ours"));
+    if let Some(debian) = debian("reconstruct") {
+        assert_eq!(o, go(&debian, &format!("{tag}-debian")), "{tag} {args:?}");
+    }
+    o
+}
+
+#[test]
+fn guid_mismatch_is_reported_and_left_alone() {
+    let before = healthy_bob();
+    let edit: fn(&Path) = |d| {
+        let p = d.join("2.");
+        let m = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("Hi Bob", "Hi Rob");
+        std::fs::write(&p, m).unwrap();
+    };
+    let ((code, out, _), view) = both("reconstruct-guid", edit, &["user.bob"]);
+    assert_eq!((code, out.as_str()), (Some(0), "user.bob\n"));
+    assert_eq!(view, before);
+    let ((_, out, _), view) = both("reconstruct-guid-G", edit, &["-G", "user.bob"]);
+    assert_eq!(
+        out,
+        "user.bob uid 2 guid mismatch\nrun reconstruct with -R to fix or -U to remove\nuser.bob\n"
+    );
+    assert_eq!(view, before);
+    let ((_, out, _), _) = both("reconstruct-guid-nG", edit, &["-n", "-G", "user.bob"]);
+    assert_eq!(out, "user.bob uid 2 guid mismatch\nuser.bob\n");
+    // A file whose size is not the record's is parsed again without -G, but not with -s.
+    let grow: fn(&Path) = |d| {
+        let mut m = std::fs::read(d.join("2.")).unwrap();
+        m.extend_from_slice(b"extra\r\n");
+        std::fs::write(d.join("2."), m).unwrap();
+    };
+    let ((_, out, _), _) = both("reconstruct-size", grow, &["user.bob"]);
+    assert!(out.starts_with("user.bob uid 2 guid mismatch\n"), "{out}");
+    let ((_, out, _), _) = both("reconstruct-size-s", grow, &["-s", "user.bob"]);
+    assert_eq!(out, "user.bob\n");
+}
+
+#[test]
+fn odd_files_are_reported_ignored_or_deleted() {
+    let junk: fn(&Path) = |d| {
+        std::fs::write(d.join("junk"), b"x").unwrap();
+        std::fs::write(d.join("cyrus.other"), b"x").unwrap();
+        std::fs::create_dir(d.join("subdir")).unwrap();
+    };
+    let path = format!("@INSTANCE@/{BOB}/junk");
+    let ((_, out, _), _) = both("reconstruct-odd", junk, &["user.bob"]);
+    assert_eq!(
+        out,
+        format!(
+            "user.bob odd file {path}\nrun reconstruct with -O to remove odd files\nuser.bob\n"
+        )
+    );
+    let ((_, out, _), _) = both("reconstruct-odd-o", junk, &["-o", "user.bob"]);
+    assert_eq!(out, "user.bob\n");
+    let s = Scratch::reference_instance("reconstruct-odd-O", true, "");
+    junk(&s.path(BOB));
+    let (_, out, _) = run_tz(ours(), &s, &["-O", "user.bob"]);
+    assert_eq!(out, format!("user.bob odd file {path}\nuser.bob\n"));
+    assert!(!s.path(BOB).join("junk").exists());
+    assert!(s.path(BOB).join("cyrus.other").exists() && s.path(BOB).join("subdir").exists());
+    assert!(s.path(BOB).join("2.").exists());
+}

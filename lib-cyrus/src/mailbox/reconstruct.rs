@@ -32,6 +32,20 @@ pub struct Options {
     pub no_stat: bool,
     /// `-G`: re-parse every message and check its GUID and cache record.
     pub reparse: bool,
+    /// What to do about files in the directory that are neither messages nor Cyrus's.
+    pub odd: OddFiles,
+}
+
+/// What becomes of odd files (`-o`, `-O`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OddFiles {
+    /// Report each, with a hint (the default).
+    #[default]
+    Report,
+    /// Say nothing (`-o`).
+    Ignore,
+    /// Report and delete each (`-O`; not under `-n`, unlike Cyrus 3.6.1).
+    Delete,
 }
 
 /// The record CRC-protected part of an index record that failed its CRC, decoded anyway
@@ -110,24 +124,34 @@ fn strerror(e: &std::io::Error) -> String {
     }
 }
 
-/// The UIDs of the `<uid>.` files in `dir`.
-fn message_files(dir: &Path) -> Result<BTreeSet<u32>> {
+/// The UIDs of the `<uid>.` files in `dir`, and the other plain files in it that are not
+/// Cyrus's own `cyrus.*` files (the "odd" ones), in directory order as Cyrus reports them.
+fn scan_dir(dir: &Path) -> Result<(BTreeSet<u32>, Vec<std::path::PathBuf>)> {
     let mut uids = BTreeSet::new();
+    let mut odd = Vec::new();
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let e = e.map_err(|e| Error::io(dir, e))?;
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(num) = name.strip_suffix('.') else {
-            continue;
-        };
-        if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || num.starts_with('0') {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             continue;
         }
-        if let Ok(uid) = num.parse::<u32>() {
-            uids.insert(uid);
+        let os = e.file_name();
+        let name = os.to_string_lossy();
+        if name.starts_with("cyrus.") {
+            continue;
+        }
+        let uid = name
+            .strip_suffix('.')
+            .filter(|n| !n.is_empty() && !n.starts_with('0'))
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u32>().ok());
+        match uid {
+            Some(u) => {
+                uids.insert(u);
+            }
+            None => odd.push(e.path()),
         }
     }
-    Ok(uids)
+    Ok((uids, odd))
 }
 
 fn mtime(path: &Path) -> u32 {
@@ -255,7 +279,22 @@ pub fn reconstruct(
     if cache_bytes.len() < 4 {
         cache_bytes = ih.generation_no.to_be_bytes().to_vec();
     }
-    let files = message_files(dir)?;
+    let (files, odd) = scan_dir(dir)?;
+    for path in odd {
+        match opts.odd {
+            OddFiles::Ignore => {}
+            OddFiles::Report => {
+                out.push(format!("{name} odd file {}", path.display()));
+                out.push("run reconstruct with -O to remove odd files".into());
+            }
+            OddFiles::Delete => {
+                out.push(format!("{name} odd file {}", path.display()));
+                if !opts.dry_run {
+                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                }
+            }
+        }
+    }
     let mut modseq = ih.effective_highestmodseq();
     let mut changed = fresh;
     let mut repack = false;
@@ -308,12 +347,14 @@ pub fn reconstruct(
         };
         let parsed = crate::message::parse(&msg);
         if parsed.guid != rec.guid && !rec.guid.is_null() {
-            out.push(format!(
-                "{name} uid {} guid mismatch {} => {}",
-                rec.uid,
-                rec.guid.to_hex(),
-                parsed.guid.to_hex()
-            ));
+            // The file is not the message the index describes: Cyrus leaves both alone and
+            // points at -R (re-append) and -U (delete), neither of which is done here.
+            out.push(format!("{name} uid {} guid mismatch", rec.uid));
+            if !opts.dry_run {
+                out.push("run reconstruct with -R to fix or -U to remove".into());
+            }
+            records.push(rec);
+            continue;
         }
         let mut fixed = rec.clone();
         parsed.fill(&mut fixed);

@@ -1,14 +1,15 @@
 //! `reconstruct`: rebuild mailboxes' cyrus.index and cyrus.cache from their message files,
 //! as Cyrus 3.6's does, printing each mailbox's name and every repair on stdout.
 //!
-//! `reconstruct [-C altconfig] [-r] [-n] [-s] [-q] [-G] [-V 17|max] [-u] [mailbox...]` —
+//! `reconstruct [-C altconfig] [-r] [-n] [-s] [-q] [-G] [-o|-O] [-V 17|max] [-u] [mailbox...]` —
 //! mailboxes are admin-namespace external names (userids with `-u`, which implies `-r`);
 //! none means every mailbox. The repair itself is `cyrus::mailbox::reconstruct`.
 //!
 //! Not implemented yet, and refused with a message rather than ignored: `-p`, `-f`, `-x`,
-//! `-d`, `-R`, `-U`, `-o`, `-O`, `-M`, `-I`, `-P`, and `-V` to any version but 17.
+//! `-d`, `-R`, `-U`, `-M`, `-I`, `-P`, and `-V` to any version but 17. Unlike Cyrus 3.6.1,
+//! `-n -O` reports odd files without deleting them.
 
-use cyrus::mailbox::reconstruct::{reconstruct, Options, Outcome};
+use cyrus::mailbox::reconstruct::{reconstruct, OddFiles, Options, Outcome};
 use cyrus::mboxlist::paths::{mailbox_dir, Area};
 use cyrus::mboxlist::{Include, MailboxList, MboxEntry};
 use cyrus::mboxname::{ExternalName, MbName, Namespace};
@@ -58,6 +59,8 @@ fn main() {
             Opt::Flag('G') => o.reparse = true,
             Opt::Flag('q') => quiet = true,
             Opt::Flag('u') => users = true,
+            Opt::Flag('o') => o.odd = OddFiles::Ignore,
+            Opt::Flag('O') => o.odd = OddFiles::Delete,
             // Deprecated in Cyrus and ignored there too.
             Opt::Flag('k') | Opt::Flag('g') => {}
             Opt::Arg('V', v) if v == "17" || v == "max" => {}
