@@ -436,3 +436,38 @@ fn odd_files_are_reported_ignored_or_deleted() {
     assert!(s.path(BOB).join("cyrus.other").exists() && s.path(BOB).join("subdir").exists());
     assert!(s.path(BOB).join("2.").exists());
 }
+
+#[test]
+fn truncated_or_unreadable_index_is_started_again() {
+    let want = "user.bob: failed to read index header\n\
+                user.bob uid 1 found - adding\n\
+                user.bob uid 2 found - adding\n\
+                user.bob uid 3 found - adding\n\
+                Wrong uidvalidity in mbentry, fixing user.bob (1795318723 -> #)\n\
+                user.bob\n";
+    scenario(
+        "reconstruct-truncidx",
+        |d| {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(d.join("cyrus.index"))
+                .unwrap();
+            f.set_len(160 + 112).unwrap();
+        },
+        &["-> "],
+        want,
+    );
+    scenario(
+        "reconstruct-hdrcrc",
+        |d| {
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(d.join("cyrus.index"))
+                .unwrap();
+            f.write_all_at(&[1], 40).unwrap();
+        },
+        &["-> "],
+        want,
+    );
+}

@@ -77,8 +77,13 @@ fn read_old_index(path: &Path, bytes: &[u8]) -> Result<OldIndex> {
     if rsize == 0 || header.record_size as usize != rsize {
         return Err(Error::corrupt(path, "cyrus.index: bad record size"));
     }
+    // A file cut short of its records is not trusted at all, as Cyrus does not trust it:
+    // the index is started again rather than have the lost records' files renumbered.
+    let body = (header.num_records as usize)
+        .checked_mul(rsize)
+        .and_then(|len| bytes.get(start..start.checked_add(len)?))
+        .ok_or_else(|| Error::corrupt(path, "cyrus.index: file shorter than its records"))?;
     let mut records: Vec<IndexRecord> = Vec::new();
-    let body = bytes.get(start..).unwrap_or(&[]);
     for chunk in body.chunks_exact(rsize).take(header.num_records as usize) {
         let r = match IndexRecord::decode(chunk, header.minor_version, path) {
             Ok(r) => r,
@@ -323,7 +328,7 @@ pub fn reconstruct(
             count(&mut base, &rec, flags, false);
             repack = true;
             rec.internal_flags.0 |= InternalFlags::EXPUNGED | InternalFlags::UNLINKED;
-            modseq += 1;
+            modseq = modseq.saturating_add(1);
             rec.modseq = modseq;
             rec.last_updated = now;
             changed = true;
@@ -372,7 +377,7 @@ pub fn reconstruct(
             ));
             repack = true;
         }
-        modseq += 1;
+        modseq = modseq.saturating_add(1);
         fixed.modseq = modseq;
         fixed.last_updated = now;
         changed = true;
@@ -488,7 +493,7 @@ fn add_file(
     let path = dir.join(format!("{src_uid}."));
     let msg = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
     let parsed = crate::message::parse(&msg);
-    *modseq += 1;
+    *modseq = modseq.saturating_add(1);
     let mut rec = IndexRecord {
         uid,
         internaldate: mtime(&path),
