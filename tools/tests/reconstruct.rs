@@ -471,3 +471,26 @@ fn truncated_or_unreadable_index_is_started_again() {
         want,
     );
 }
+
+#[test]
+fn guid_mismatch_with_r_gets_a_new_uid() {
+    let edit: fn(&Path) = |d| {
+        let p = d.join("2.");
+        let m = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("Hi Bob", "Hi Rob");
+        std::fs::write(&p, m).unwrap();
+    };
+    let ((code, out, _), view) = both("reconstruct-R", edit, &["-G", "-R", "user.bob"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out,
+        "user.bob uid 2 guid mismatch\nuser.bob uid 2 marking for uid upgrade\n\
+         user.bob uid 2 rediscovered - appending\nuser.bob\n"
+    );
+    assert!(
+        !view.contains("UID:00000002") && view.contains("UID:00000004"),
+        "{view}"
+    );
+    assert!(view.contains("\"Hi Rob\""), "{view}");
+}

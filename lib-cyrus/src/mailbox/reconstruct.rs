@@ -32,6 +32,8 @@ pub struct Options {
     pub no_stat: bool,
     /// `-G`: re-parse every message and check its GUID and cache record.
     pub reparse: bool,
+    /// `-R`: a file whose GUID is not its record's is appended under a new UID.
+    pub upgrade_uid: bool,
     /// What to do about files in the directory that are neither messages nor Cyrus's.
     pub odd: OddFiles,
 }
@@ -48,26 +50,12 @@ pub enum OddFiles {
     Delete,
 }
 
-/// The record CRC-protected part of an index record that failed its CRC, decoded anyway
-/// (its UID is all we use: the record is dropped).
-fn decode_ignoring_crc(chunk: &[u8], minor: u32, path: &Path) -> Option<IndexRecord> {
-    let mut fixed = chunk.to_vec();
-    let len = fixed.len();
-    if len < 4 {
-        return None;
-    }
-    let crc = crc32fast::hash(fixed.get(..len - 4)?);
-    fixed
-        .get_mut(len - 4..)?
-        .copy_from_slice(&crc.to_be_bytes());
-    IndexRecord::decode(&fixed, minor, path).ok()
-}
-
-/// The old index as far as it can be read: its header and its sound records, plus the
-/// UIDs of records dropped for a bad CRC.
+/// The old index as far as it can be read: its header and its sound records.
 struct OldIndex {
     header: IndexHeader,
     records: Vec<IndexRecord>,
+    /// Whether a record was dropped (Cyrus then repacks: a new generation).
+    dropped: bool,
 }
 
 fn read_old_index(path: &Path, bytes: &[u8]) -> Result<OldIndex> {
@@ -84,21 +72,27 @@ fn read_old_index(path: &Path, bytes: &[u8]) -> Result<OldIndex> {
         .and_then(|len| bytes.get(start..start.checked_add(len)?))
         .ok_or_else(|| Error::corrupt(path, "cyrus.index: file shorter than its records"))?;
     let mut records: Vec<IndexRecord> = Vec::new();
+    let mut dropped = false;
     for chunk in body.chunks_exact(rsize).take(header.num_records as usize) {
         let r = match IndexRecord::decode(chunk, header.minor_version, path) {
             Ok(r) => r,
             // A record failing its CRC is not trusted; its file comes back as a new UID.
             Err(_) => {
-                let _ = decode_ignoring_crc(chunk, header.minor_version, path);
+                dropped = true;
                 continue;
             }
         };
         if records.last().is_some_and(|l| l.uid >= r.uid) || r.uid == 0 {
+            dropped = true;
             continue;
         }
         records.push(r);
     }
-    Ok(OldIndex { header, records })
+    Ok(OldIndex {
+        header,
+        records,
+        dropped,
+    })
 }
 
 /// Opens cyrus.index and locks it (shared for a dry run, else exclusive), returning the
@@ -262,8 +256,8 @@ pub fn reconstruct(
         }
     };
     let fresh = old.is_none();
-    let (mut ih, old_records) = match old {
-        Some(o) => (o.header, o.records),
+    let (mut ih, old_records, dropped) = match old {
+        Some(o) => (o.header, o.records, o.dropped),
         None => {
             let fresh_uv = now.max(uidvalidity.wrapping_add(1));
             if fresh_uv != uidvalidity {
@@ -271,7 +265,7 @@ pub fn reconstruct(
             }
             let mut h = IndexHeader::new_mailbox(fresh_uv, 1, now);
             h.last_appenddate = 0;
-            (h, Vec::new())
+            (h, Vec::new(), false)
         }
     };
     if ih.minor_version != index::MINOR_VERSION {
@@ -302,8 +296,10 @@ pub fn reconstruct(
     }
     let mut modseq = ih.effective_highestmodseq();
     let mut changed = fresh;
-    let mut repack = false;
+    let mut repack = dropped;
     let mut records: Vec<IndexRecord> = Vec::with_capacity(old_records.len() + files.len());
+    // UIDs whose file goes to a new UID (-R).
+    let mut upgrade = BTreeSet::new();
     // The header as Cyrus keeps it while repairing: every change moves its counters, so
     // only counters that were wrong before the repair are reported.
     let mut base = ih.clone();
@@ -352,12 +348,24 @@ pub fn reconstruct(
         };
         let parsed = crate::message::parse(&msg);
         if parsed.guid != rec.guid && !rec.guid.is_null() {
-            // The file is not the message the index describes: Cyrus leaves both alone and
-            // points at -R (re-append) and -U (delete), neither of which is done here.
+            // The file is not the message the index describes. Without -R both are left
+            // alone; with it the record goes and the file comes back under a new UID.
             out.push(format!("{name} uid {} guid mismatch", rec.uid));
-            if !opts.dry_run {
-                out.push("run reconstruct with -R to fix or -U to remove".into());
+            if !opts.upgrade_uid {
+                if !opts.dry_run {
+                    out.push("run reconstruct with -R to fix or -U to remove".into());
+                }
+                records.push(rec);
+                continue;
             }
+            out.push(format!("{name} uid {} marking for uid upgrade", rec.uid));
+            count(&mut base, &rec, flags, false);
+            upgrade.insert(rec.uid);
+            rec.internal_flags.0 |= InternalFlags::EXPUNGED | InternalFlags::UNLINKED;
+            modseq = modseq.saturating_add(1);
+            rec.modseq = modseq;
+            rec.last_updated = now;
+            changed = true;
             records.push(rec);
             continue;
         }
@@ -388,7 +396,11 @@ pub fn reconstruct(
 
     // Files the index does not know: above last_uid they are new messages; at or below it
     // (a record dropped for a bad CRC) they are appended under a new UID.
-    let known: BTreeSet<u32> = records.iter().map(|r| r.uid).collect();
+    let known: BTreeSet<u32> = records
+        .iter()
+        .map(|r| r.uid)
+        .filter(|u| !upgrade.contains(u))
+        .collect();
     let mut rediscovered = Vec::new();
     for &uid in files.iter().filter(|u| !known.contains(u)) {
         if uid > ih.last_uid {
@@ -397,7 +409,6 @@ pub fn reconstruct(
         } else {
             out.push(format!("{name} uid {uid} rediscovered - appending"));
             rediscovered.push(uid);
-            repack = true;
             continue;
         }
         add_file(

@@ -1,12 +1,12 @@
 //! `reconstruct`: rebuild mailboxes' cyrus.index and cyrus.cache from their message files,
 //! as Cyrus 3.6's does, printing each mailbox's name and every repair on stdout.
 //!
-//! `reconstruct [-C altconfig] [-r] [-n] [-s] [-q] [-G] [-o|-O] [-V 17|max] [-u] [mailbox...]` —
+//! `reconstruct [-C altconfig] [-r] [-n] [-s] [-q] [-G] [-R] [-o|-O] [-V 17|max] [-u] [mailbox...]` —
 //! mailboxes are admin-namespace external names (userids with `-u`, which implies `-r`);
 //! none means every mailbox. The repair itself is `cyrus::mailbox::reconstruct`.
 //!
 //! Not implemented yet, and refused with a message rather than ignored: `-p`, `-f`, `-x`,
-//! `-d`, `-R`, `-U`, `-M`, `-I`, `-P`, and `-V` to any version but 17. Unlike Cyrus 3.6.1,
+//! `-d`, `-U`, `-M`, `-I`, `-P`, and `-V` to any version but 17. Unlike Cyrus 3.6.1,
 //! `-n -O` reports odd files without deleting them.
 
 use cyrus::mailbox::reconstruct::{reconstruct, OddFiles, Options, Outcome};
@@ -60,6 +60,7 @@ fn main() {
             Opt::Flag('q') => quiet = true,
             Opt::Flag('u') => users = true,
             Opt::Flag('o') => o.odd = OddFiles::Ignore,
+            Opt::Flag('R') => o.upgrade_uid = true,
             Opt::Flag('O') => o.odd = OddFiles::Delete,
             // Deprecated in Cyrus and ignored there too.
             Opt::Flag('k') | Opt::Flag('g') => {}
