@@ -106,6 +106,13 @@ fn healthy_spool_prints_names_and_changes_nothing() {
         (&["-u", "bob"], "user.bob\n"),
         (&[], all),
         (&["user.nobody"], ""),
+        (&["-u", "nobody"], ""),
+        (&["-r", "shared"], "shared\nshared.team\n"),
+        (&["-q", "-r", "user"], ""),
+        (
+            &["-n", "-G", "-s", "-V", "max", "user.alice", "user.bob"],
+            "user.alice\nuser.bob\n",
+        ),
     ];
     for (args, want) in cases {
         let got = run_tz(ours(), &s, args);
@@ -129,6 +136,13 @@ fn usage_errors_match_debian() {
     for args in [&["-r"][..], &["-u"], &["-m"]] {
         let got = run_tz(ours(), &s, args);
         assert_eq!(got.0, Some(64), "{args:?}");
+        if let Some(debian) = debian("reconstruct") {
+            assert_eq!(got, run_tz(&debian, &s, args), "{args:?}");
+        }
+    }
+    for args in [&["-k", "user.bob"][..], &["-g", "user.bob"]] {
+        let got = run_tz(ours(), &s, args);
+        assert_eq!(got.0, Some(0), "{args:?}");
         if let Some(debian) = debian("reconstruct") {
             assert_eq!(got, run_tz(&debian, &s, args), "{args:?}");
         }

@@ -62,8 +62,10 @@ fn main() {
             Opt::Flag('o') => o.odd = OddFiles::Ignore,
             Opt::Flag('R') => o.upgrade_uid = true,
             Opt::Flag('O') => o.odd = OddFiles::Delete,
-            // Deprecated in Cyrus and ignored there too.
-            Opt::Flag('k') | Opt::Flag('g') => {}
+            // Deprecated in Cyrus, which says so and goes on.
+            Opt::Flag(c @ ('k' | 'g')) => {
+                eprintln!("reconstruct: deprecated option -{c} ignored");
+            }
             Opt::Arg('V', v) if v == "17" || v == "max" => {}
             Opt::Arg('V', v) => {
                 eprintln!("{prog}: -V {v}: only cyrus.index minor version 17 is supported");
