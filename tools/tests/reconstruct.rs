@@ -508,3 +508,35 @@ fn guid_mismatch_with_r_gets_a_new_uid() {
     );
     assert!(view.contains("\"Hi Rob\""), "{view}");
 }
+
+#[test]
+fn annotation_usage_is_recounted_from_annotations_db() {
+    let damage = |s: &Scratch| {
+        use cyrus::mailbox::index::IndexHeader;
+        let path = s.path("spool/uuid/z/x/zxy8prvqo1qsmh2s1pkthgjb/cyrus.index");
+        let mut b = std::fs::read(&path).unwrap();
+        let mut h = IndexHeader::decode(&b, &path).unwrap();
+        h.quota_annot_used = 99;
+        h.quota_mailbox_used = 5;
+        h.answered = 7;
+        b[..160].copy_from_slice(&h.encode());
+        std::fs::write(&path, &b).unwrap();
+    };
+    let want = "user.alice updating quota_mailbox_used: 5 => 223733\n\
+                user.alice updating quota_annot_used: 99 => 13\n\
+                user.alice: updating answered 7 => 1\n\
+                user.alice\n";
+    let s = Scratch::reference_instance("reconstruct-annot-ours", true, "");
+    damage(&s);
+    assert_eq!(
+        run_tz(ours(), &s, &["user.alice"]),
+        (Some(0), want.to_string(), String::new())
+    );
+    assert_eq!(run_tz(ours(), &s, &["user.alice"]).1, "user.alice\n");
+    if let Some(debian) = debian("reconstruct") {
+        let d = Scratch::reference_instance("reconstruct-annot-debian", true, "");
+        damage(&d);
+        assert_eq!(run_tz(&debian, &d, &["user.alice"]).1, want);
+        assert_eq!(run_tz(&debian, &s, &["-n", "user.alice"]).1, "user.alice\n");
+    }
+}

@@ -219,12 +219,14 @@ fn count(h: &mut IndexHeader, r: &IndexRecord, flags: &[Option<String>], add: bo
 }
 
 /// Reconstructs the mailbox `name` in `dir`, appending to `out` the lines to print.
-/// `uidvalidity` is mailboxes.db's; `now` stamps what changes and is the uidvalidity of an
-/// index rebuilt from nothing (its modseqs start again, so clients must resynchronise).
+/// `uidvalidity` is mailboxes.db's; `annot_used` the bytes of the mailbox's annotations,
+/// when known; `now` stamps what changes and is the uidvalidity of an index rebuilt from
+/// nothing (its modseqs start again, so clients must resynchronise).
 pub fn reconstruct(
     dir: &Path,
     name: &str,
     uidvalidity: u32,
+    annot_used: Option<u32>,
     opts: Options,
     now: u32,
     out: &mut Vec<String>,
@@ -464,9 +466,17 @@ pub fn reconstruct(
     for r in &records {
         count(&mut n, r, flags, true);
     }
-    if !fresh {
-        report_counters(name, &base, &n, out);
+    if let Some(used) = annot_used {
+        n.quota_annot_used = used;
     }
+    // A fresh index starts from zero, so only its annotation usage is news.
+    if fresh {
+        base = IndexHeader {
+            quota_annot_used: base.quota_annot_used,
+            ..n.clone()
+        };
+    }
+    report_counters(name, &base, &n, out);
     n.highestmodseq = modseq.max(n.highestmodseq);
     n.num_records = u32::try_from(records.len()).unwrap_or(u32::MAX);
     n.header_file_crc = header_crc;
@@ -528,6 +538,12 @@ fn report_counters(name: &str, old: &IndexHeader, new: &IndexHeader, out: &mut V
         out.push(format!(
             "{name} updating quota_mailbox_used: {} => {}",
             old.quota_mailbox_used, new.quota_mailbox_used
+        ));
+    }
+    if old.quota_annot_used != new.quota_annot_used {
+        out.push(format!(
+            "{name} updating quota_annot_used: {} => {}",
+            old.quota_annot_used, new.quota_annot_used
         ));
     }
     for (field, o, n) in [
