@@ -12,6 +12,7 @@
 //! mailbox's entries in annotations.db, not per-message annotations.
 
 use cyrus::annotations::Annotations;
+use cyrus::db::registry;
 use cyrus::mailbox::reconstruct::{reconstruct, OddFiles, Options, Outcome};
 use cyrus::mboxlist::paths::{mailbox_dir, Area};
 use cyrus::mboxlist::{Include, MailboxList, MboxEntry};
@@ -135,17 +136,29 @@ fn main() {
     };
     // The annotation bytes of each mailbox, which its index header keeps for quota. When
     // annotations.db cannot be read the stored figure is left as it is.
-    let mut annot_usage: HashMap<String, u32> = HashMap::new();
-    if let Ok(all) = Annotations::open(&config).and_then(|mut a| a.list_all()) {
+    // A missing annotations.db means no annotations; it is not created here.
+    let db_exists = registry::find("annotations.db")
+        .map(|spec| registry::path(&config, spec).exists())
+        .unwrap_or(false);
+    let annot_usage: Option<HashMap<String, u32>> = if db_exists {
+        Annotations::open(&config)
+            .and_then(|mut a| a.list_all())
+            .ok()
+    } else {
+        Some(Vec::new())
+    }
+    .map(|all| {
+        let mut usage = HashMap::new();
         for (key, value) in all {
             if key.mboxid.is_empty() || value.is_tombstone() {
                 continue;
             }
             let len = u32::try_from(value.value.len()).unwrap_or(u32::MAX);
-            let slot = annot_usage.entry(key.mboxid).or_insert(0);
+            let slot: &mut u32 = usage.entry(key.mboxid).or_insert(0);
             *slot = slot.saturating_add(len);
         }
-    }
+        usage
+    });
     let now = u32::try_from(cyrus::mboxlist::now()).unwrap_or(u32::MAX);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -155,10 +168,10 @@ fn main() {
             continue;
         };
         let mut lines = Vec::new();
-        let annot_used = entry
-            .uniqueid
-            .as_deref()
-            .and_then(|id| annot_usage.get(id).copied());
+        let annot_used = match (&annot_usage, entry.uniqueid.as_deref()) {
+            (Some(usage), Some(id)) => Some(usage.get(id).copied().unwrap_or(0)),
+            _ => None,
+        };
         let res = reconstruct(
             &dir,
             name,
