@@ -133,7 +133,13 @@ fn healthy_spool_prints_names_and_changes_nothing() {
 #[test]
 fn usage_errors_match_debian() {
     let s = Scratch::reference_instance("reconstruct-usage", true, "");
-    for args in [&["-r"][..], &["-u"], &["-m"]] {
+    for args in [
+        &["-r"][..],
+        &["-u"],
+        &["-m"],
+        &["-p", "default", "user.bob"],
+        &["-p", "default", "-r", "user.alice"],
+    ] {
         let got = run_tz(ours(), &s, args);
         assert_eq!(got.0, Some(64), "{args:?}");
         if let Some(debian) = debian("reconstruct") {

@@ -5,8 +5,10 @@
 //! mailboxes are admin-namespace external names (userids with `-u`, which implies `-r`);
 //! none means every mailbox. The repair itself is `cyrus::mailbox::reconstruct`.
 //!
-//! Not implemented yet, and refused with a message rather than ignored: `-p`, `-f`, `-x`,
-//! `-d`, `-U`, `-M`, `-I`, `-P`, and `-V` to any version but 17. Unlike Cyrus 3.6.1,
+//! Not implemented yet, and refused with a message rather than ignored: `-p` for a mailbox
+//! mailboxes.db lacks (for one it has, Cyrus's refusal is ours), `-f` in the legacy
+//! directory layout (in the uuid layout it finds nothing, as Cyrus's does), `-x`, `-d`,
+//! `-U`, `-M`, `-I`, `-P`, and `-V` to any version but 17. Unlike Cyrus 3.6.1,
 //! `-n -O` reports odd files without deleting them, and an index rebuilt from nothing keeps
 //! the header's user flag names (Cyrus's forgets them). Annotation usage counts the
 //! mailbox's entries in annotations.db, not per-message annotations.
@@ -15,7 +17,7 @@ use cyrus::annotations::Annotations;
 use cyrus::db::registry;
 use cyrus::mailbox::reconstruct::{reconstruct, OddFiles, Options, Outcome};
 use cyrus::mboxlist::paths::{mailbox_dir, Area};
-use cyrus::mboxlist::{Include, MailboxList, MboxEntry};
+use cyrus::mboxlist::{Include, MailboxList, MbFlags, MboxEntry};
 use cyrus::mboxname::{ExternalName, MbName, Namespace};
 use std::collections::HashMap;
 use std::io::Write;
@@ -55,6 +57,7 @@ fn main() {
     let mut alt = None;
     let mut o = Options::default();
     let (mut recurse, mut users, mut quiet) = (false, false, false);
+    let (mut partition, mut scan_fs) = (false, false);
     for opt in opts {
         match opt {
             Opt::Arg('C', f) => alt = Some(f),
@@ -66,6 +69,8 @@ fn main() {
             Opt::Flag('u') => users = true,
             Opt::Flag('o') => o.odd = OddFiles::Ignore,
             Opt::Flag('R') => o.upgrade_uid = true,
+            Opt::Arg('p', _) => partition = true,
+            Opt::Flag('f') => scan_fs = true,
             Opt::Flag('O') => o.odd = OddFiles::Delete,
             // Deprecated in Cyrus, which says so and goes on.
             Opt::Flag(c @ ('k' | 'g')) => {
@@ -159,6 +164,24 @@ fn main() {
         }
         usage
     });
+    if partition {
+        // -p only places mailboxes that mailboxes.db lacks; for one it has, Cyrus refuses.
+        let Some(first) = selected.first() else {
+            eprintln!("{prog}: -p for a mailbox not in mailboxes.db is not implemented yet");
+            exit(EX_USAGE);
+        };
+        eprintln!(
+            "Mailbox {} already exists.  Cannot specify -p.",
+            first.name.as_str()
+        );
+        exit(EX_USAGE);
+    }
+    if scan_fs && selected.iter().any(|e| e.mbtype.has(MbFlags::LEGACY_DIRS)) {
+        // In the uuid layout no mailbox directory lies below another, so -f has nothing to
+        // find there; the by-name layout, where it does, is not scanned yet.
+        eprintln!("{prog}: -f on mailboxes in the legacy directory layout is not implemented yet");
+        exit(EX_USAGE);
+    }
     let now = u32::try_from(cyrus::mboxlist::now()).unwrap_or(u32::MAX);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
