@@ -546,3 +546,30 @@ fn annotation_usage_is_recounted_from_annotations_db() {
         assert_eq!(run_tz(&debian, &s, &["-n", "user.alice"]).1, "user.alice\n");
     }
 }
+
+#[test]
+fn missing_header_is_written_from_mailboxes_db() {
+    let header =
+        reference().join("spool/partition-default/uuid/h/x/hx0n4cd8d31fl37m97f64ehd/cyrus.header");
+    scenario(
+        "reconstruct-nohdr",
+        |d| std::fs::remove_file(d.join("cyrus.header")).unwrap(),
+        &["-> "],
+        "user.bob: failed to read index header\n\
+         user.bob uid 1 found - adding\n\
+         user.bob uid 2 found - adding\n\
+         user.bob uid 3 found - adding\n\
+         Wrong uidvalidity in mbentry, fixing user.bob (1795318723 -> #)\n\
+         user.bob\n",
+    );
+    let s = Scratch::reference_instance("reconstruct-nohdr-check", true, "");
+    std::fs::remove_file(s.path(BOB).join("cyrus.header")).unwrap();
+    let got = run_tz(ours(), &s, &["-n", "user.bob"]);
+    let want = "user.bob: System I/O error No such file or directory\n";
+    assert_eq!(got, (Some(0), String::new(), want.to_string()));
+    run_tz(ours(), &s, &["user.bob"]);
+    assert_eq!(
+        std::fs::read(s.path(BOB).join("cyrus.header")).unwrap(),
+        std::fs::read(header).unwrap()
+    );
+}

@@ -2,7 +2,8 @@
 //! message files while keeping what the old index still knows (flags, internaldate, modseqs,
 //! uidvalidity), and reports each repair in the words Debian's 3.6.1 binary uses.
 //!
-//! What is repaired: an unreadable or missing index (a fresh one is started and every file
+//! What is repaired: a missing cyrus.header (written from what mailboxes.db knows, and the
+//! index started again, as Cyrus does), an unreadable or missing index (a fresh one is started and every file
 //! is added), records whose CRC is bad (dropped; their file is then "rediscovered" and
 //! appended under a new UID, as Cyrus does), records whose file is gone (expunged and marked
 //! unlinked), cache records that are missing or fail their CRC (re-parsed and appended to
@@ -218,29 +219,63 @@ fn count(h: &mut IndexHeader, r: &IndexRecord, flags: &[Option<String>], add: bo
     h.synccrc_annot ^= sync_crc_virtannot(r);
 }
 
-/// Reconstructs the mailbox `name` in `dir`, appending to `out` the lines to print.
-/// `uidvalidity` is mailboxes.db's; `annot_used` the bytes of the mailbox's annotations,
-/// when known; `now` stamps what changes and is the uidvalidity of an index rebuilt from
-/// nothing (its modseqs start again, so clients must resynchronise).
+/// What mailboxes.db and annotations.db say about the mailbox.
+#[derive(Clone, Debug)]
+pub struct Known {
+    /// The uidvalidity in mailboxes.db.
+    pub uidvalidity: u32,
+    /// The bytes of the mailbox's annotations, when annotations.db could be read.
+    pub annot_used: Option<u32>,
+    /// The cyrus.header mailboxes.db implies (type, name, uniqueid, ACL), written when the
+    /// mailbox has none.
+    pub header: Header,
+}
+
+/// Reconstructs the mailbox `name` in `dir`, appending to `out` the lines to print. `now`
+/// stamps what changes and is the uidvalidity of an index rebuilt from nothing (its
+/// modseqs start again, so clients must resynchronise).
 pub fn reconstruct(
     dir: &Path,
     name: &str,
-    uidvalidity: u32,
-    annot_used: Option<u32>,
+    known: &Known,
     opts: Options,
     now: u32,
     out: &mut Vec<String>,
 ) -> Result<Outcome> {
     let mut outcome = Outcome::default();
+    let (uidvalidity, annot_used) = (known.uidvalidity, known.annot_used);
     let index_path = dir.join(index::FILE_NAME);
     // Held to the end: the exclusive index lock keeps every other writer out until the new
     // index has replaced this one (they then find the new file and reopen it).
     let locked = lock_index(&index_path, opts.dry_run);
-    let (header, header_crc) = Header::read(dir)?;
+    let header_path = dir.join(crate::mailbox::header::FILE_NAME);
+    let (header, header_crc, new_header) = match Header::read(dir) {
+        Ok((h, crc)) => (h, crc, false),
+        // With no header Cyrus writes one from mailboxes.db and, since the user flag names
+        // went with it, starts the index again too; so do we.
+        Err(_) if !header_path.exists() && !opts.dry_run => {
+            let crc = known.header.write(dir)?;
+            (known.header.clone(), crc, true)
+        }
+        Err(_) if !header_path.exists() => {
+            out.push(format!(
+                "{name}: System I/O error No such file or directory"
+            ));
+            outcome.failed = true;
+            return Ok(outcome);
+        }
+        Err(e) => return Err(e),
+    };
     let read = locked
         .as_ref()
         .map_err(|e| Error::io(&index_path, std::io::Error::new(e.kind(), e.to_string())))
-        .and_then(|(_, bytes)| read_old_index(&index_path, bytes));
+        .and_then(|(_, bytes)| {
+            if new_header {
+                Err(Error::corrupt(&index_path, "cyrus.header was missing"))
+            } else {
+                read_old_index(&index_path, bytes)
+            }
+        });
     let old = match read {
         Ok(o) => Some(o),
         Err(e) => {
@@ -582,13 +617,20 @@ mod tests {
         to
     }
 
+    fn known(uidvalidity: u32) -> Known {
+        Known {
+            uidvalidity,
+            annot_used: None,
+            header: Header::new("e", "user.bob", "hx0n4cd8d31fl37m97f64ehd"),
+        }
+    }
+
     fn run(dir: &Path, opts: Options) -> (Outcome, Vec<String>) {
         let mut out = Vec::new();
         let o = reconstruct(
             dir,
             "user.bob",
-            1795318723,
-            None,
+            &known(1795318723),
             opts,
             1_800_000_000,
             &mut out,
@@ -663,12 +705,20 @@ mod tests {
             }
             std::fs::write(dir.join(index::FILE_NAME), &bad).unwrap();
             let mut out = Vec::new();
-            let _ = reconstruct(&dir, "user.bob", 1, None, Options::default(), 2, &mut out);
+            let _ = reconstruct(&dir, "user.bob", &known(1), Options::default(), 2, &mut out);
             let (uids, _) = scan_dir(&dir).unwrap();
             assert_eq!(uids.len(), 3, "a message file went missing at byte {at}");
             // What was written is sound: a second pass finds nothing.
             let mut again = Vec::new();
-            reconstruct(&dir, "user.bob", 1, None, Options::default(), 2, &mut again).unwrap();
+            reconstruct(
+                &dir,
+                "user.bob",
+                &known(1),
+                Options::default(),
+                2,
+                &mut again,
+            )
+            .unwrap();
             assert!(again.is_empty(), "byte {at}: {again:?}");
             std::fs::write(dir.join(index::FILE_NAME), &good).unwrap();
             let _ = std::fs::remove_file(dir.join(cache::FILE_NAME));

@@ -15,7 +15,8 @@
 
 use cyrus::annotations::Annotations;
 use cyrus::db::registry;
-use cyrus::mailbox::reconstruct::{reconstruct, OddFiles, Options, Outcome};
+use cyrus::mailbox::header::Header;
+use cyrus::mailbox::reconstruct::{reconstruct, Known, OddFiles, Options, Outcome};
 use cyrus::mboxlist::paths::{mailbox_dir, Area};
 use cyrus::mboxlist::{Include, MailboxList, MbFlags, MboxEntry};
 use cyrus::mboxname::{ExternalName, MbName, Namespace};
@@ -195,15 +196,18 @@ fn main() {
             (Some(usage), Some(id)) => Some(usage.get(id).copied().unwrap_or(0)),
             _ => None,
         };
-        let res = reconstruct(
-            &dir,
+        let mut header = Header::new(
+            &entry.mbtype.to_string(),
             name,
-            entry.uidvalidity,
-            annot_used,
-            o,
-            now,
-            &mut lines,
+            entry.uniqueid.as_deref().unwrap_or(""),
         );
+        header.acl = entry.acl.as_ref().map(|a| a.0.clone());
+        let known = Known {
+            uidvalidity: entry.uidvalidity,
+            annot_used,
+            header,
+        };
+        let res = reconstruct(&dir, name, &known, o, now, &mut lines);
         // A mailbox that could not be opened is reported on stderr, as Cyrus does.
         let failed = matches!(res, Ok(Outcome { failed: true, .. }));
         for l in &lines {
