@@ -573,3 +573,30 @@ fn missing_header_is_written_from_mailboxes_db() {
         std::fs::read(header).unwrap()
     );
 }
+
+#[test]
+fn quota_root_follows_the_repair() {
+    const ALICE: &str = "spool/uuid/z/x/zxy8prvqo1qsmh2s1pkthgjb";
+    let quota = |bin: &Path, tag: &str, damage: fn(&Path)| {
+        let s = Scratch::reference_instance(tag, true, "");
+        damage(&s.path(ALICE));
+        let (code, _, err) = run_tz(bin, &s, &["user.alice"]);
+        assert_eq!((code, err.as_str()), (Some(0), ""), "{tag}");
+        std::fs::read_to_string(s.path("conf/quota/a/user.alice")).unwrap()
+    };
+    let gone: fn(&Path) = |d| std::fs::remove_file(d.join("5.")).unwrap();
+    let ours_gone = quota(ours(), "reconstruct-quota-ours", gone);
+    assert_eq!(
+        ours_gone,
+        "%(S (228510 20480) M (20 1000) AS (68) NF (5) MODSEQ 33)\n"
+    );
+    if let Some(debian) = debian("reconstruct") {
+        assert_eq!(ours_gone, quota(&debian, "reconstruct-quota-debian", gone));
+    }
+    // An index started again moves nothing (Cyrus's counts the mailbox a second time).
+    let noidx: fn(&Path) = |d| std::fs::remove_file(d.join("cyrus.index")).unwrap();
+    assert_eq!(
+        quota(ours(), "reconstruct-quota-noidx", noidx),
+        std::fs::read_to_string(reference().join("spool/config/quota/a/user.alice")).unwrap()
+    );
+}

@@ -174,13 +174,16 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// What the caller must do besides printing: mailboxes.db's entry follows the index.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// The uidvalidity a rebuilt-from-nothing index got, when it is not the entry's.
     pub new_uidvalidity: Option<u32>,
     /// The mailbox could not be checked (the reason is in the lines); Cyrus then does not
     /// print its name.
     pub failed: bool,
+    /// The quota root and how its usage moved (by `quota::Resource::index`), when the
+    /// repair changed what the mailbox counts.
+    pub quota_change: Option<(String, [i64; crate::quota::NUM_RESOURCES])>,
 }
 
 /// Adds (`add`) or takes away a live record's share of the counters and sync CRCs in `h`.
@@ -527,6 +530,19 @@ pub fn reconstruct(
     changed |= n != ih;
     if opts.dry_run || !changed {
         return Ok(outcome);
+    }
+    // The quota root follows what the repair changed. An index started again has no old
+    // figures to move from, and adding its whole usage would count it twice (Cyrus does;
+    // `quota -f` is the tool that recounts a root).
+    if let (false, Some(root)) = (fresh, header.quotaroot.clone()) {
+        let (before, after) = (crate::quota::usage_of(&ih), crate::quota::usage_of(&n));
+        let mut diff = [0i64; crate::quota::NUM_RESOURCES];
+        for ((d, a), b) in diff.iter_mut().zip(after).zip(before) {
+            *d = a.saturating_sub(b);
+        }
+        if diff.iter().any(|&d| d != 0) {
+            outcome.quota_change = Some((root, diff));
+        }
     }
     // The cache first: the old index's offsets stay valid in it, since it only grew.
     write_new(&cache_path, &cache_bytes)?;

@@ -11,7 +11,8 @@
 //! `-U`, `-M`, `-I`, `-P`, and `-V` to any version but 17. Unlike Cyrus 3.6.1,
 //! `-n -O` reports odd files without deleting them, and an index rebuilt from nothing keeps
 //! the header's user flag names (Cyrus's forgets them). Annotation usage counts the
-//! mailbox's entries in annotations.db, not per-message annotations.
+//! mailbox's entries in annotations.db, not per-message annotations. An index started again
+//! leaves the quota root alone (Cyrus's adds the mailbox's whole usage a second time).
 
 use cyrus::annotations::Annotations;
 use cyrus::db::registry;
@@ -42,6 +43,30 @@ fn usage(prog: &str) -> ! {
          -u   arguments are userids\n"
     );
     exit(EX_USAGE);
+}
+
+/// Moves the usage of quota root `root` by `diff`, never below zero, under Cyrus's quota
+/// change lock; a root without a record is left alone.
+fn update_quota(
+    config: &cyrus::config::Config,
+    root: &str,
+    diff: &[i64; cyrus::quota::NUM_RESOURCES],
+) -> cyrus::error::Result<()> {
+    let _lock = cyrus::quota::change_lock(config)?;
+    let mut db = cyrus::quota::QuotaDb::open(config)?;
+    let Some(mut q) = db.read_locked(root)? else {
+        return db.abort();
+    };
+    for (u, d) in q.used.iter_mut().zip(diff) {
+        *u = u.saturating_add(*d).max(0);
+    }
+    match db.write(root, &mut q) {
+        Ok(()) => db.commit(),
+        Err(e) => {
+            let _ = db.abort();
+            Err(e)
+        }
+    }
 }
 
 fn main() {
@@ -216,6 +241,15 @@ fn main() {
                 eprintln!("{l}");
             } else {
                 let _ = writeln!(out, "{l}");
+            }
+        }
+        if let Ok(Outcome {
+            quota_change: Some((root, diff)),
+            ..
+        }) = &res
+        {
+            if let Err(e) = update_quota(&config, root, diff) {
+                eprintln!("{name}: updating quota root {root}: {e}");
             }
         }
         if let Ok(Outcome {
