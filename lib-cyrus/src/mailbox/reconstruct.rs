@@ -518,9 +518,6 @@ pub fn reconstruct(
     n.highestmodseq = modseq.max(n.highestmodseq);
     n.num_records = u32::try_from(records.len()).unwrap_or(u32::MAX);
     n.header_file_crc = header_crc;
-    if n.options.has(index::Options::MAILBOX_DELETED) {
-        n.options.0 &= !index::Options::MAILBOX_DELETED;
-    }
     if repack {
         n.generation_no = n.generation_no.wrapping_add(1);
         if let Some(g) = cache_bytes.get_mut(..4) {
