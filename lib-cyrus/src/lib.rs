@@ -11,6 +11,7 @@ pub mod acl;
 pub mod annotations;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod dirhash;
 pub mod dlist;
 pub mod duplicate;
