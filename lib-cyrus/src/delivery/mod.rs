@@ -18,10 +18,11 @@ use crate::acl::{self, Identity, Rights};
 use crate::config::Config;
 use crate::duplicate::{DupKey, DuplicateDb};
 use crate::error::{Error, Result};
+use crate::mailbox::header::Header;
 use crate::mailbox::index::SystemFlags;
 use crate::mailbox::{Append, LockMode, Mailbox};
 use crate::mboxlist::{paths, MailboxList, MboxEntry};
-use crate::mboxname::{InternalName, MbName, Namespace};
+use crate::mboxname::{InternalName, MbName, Namespace, VirtDomains};
 use crate::quota::{self, QuotaDb, Resource, NUM_RESOURCES};
 
 mod time;
@@ -237,9 +238,10 @@ impl<'c> Deliverer<'c> {
             Some((u, d)) => (u, Some(d)),
             None => (local, None),
         };
+        // Without virtual domains Cyrus delivers by localpart alone.
         let userid = match domain {
-            Some(d) => format!("{user}@{d}"),
-            None => user.to_string(),
+            Some(d) if self.ns.virtdomains != VirtDomains::Off => format!("{user}@{d}"),
+            _ => user.to_string(),
         };
         let mbname = MbName::from_userid(&userid, &self.ns).map_err(|_| Failure::UserUnknown)?;
         let userid = mbname.userid().ok_or(Failure::UserUnknown)?;
@@ -291,10 +293,20 @@ impl<'c> Deliverer<'c> {
         Ok(rights.has(Rights::POST).then_some(entry))
     }
 
+    /// The quota root of a mailbox: Cyrus keeps it in cyrus.header (`Q`), not in the quota
+    /// database, so a quota record without the header naming it does not count.
+    fn quota_root(&self, entry: &MboxEntry) -> Result<Option<String>> {
+        let Some(dir) = paths::mailbox_dir(self.config, entry, paths::Area::Data) else {
+            return Ok(None);
+        };
+        let (header, _) = Header::read(&dir)?;
+        Ok(header.quotaroot.filter(|r| !r.is_empty()))
+    }
+
     /// Refuses when the quota root of `entry` is at or over a limit (with `extra` bytes
     /// added to the storage check and one message to the message count).
     fn check_quota(&mut self, entry: &MboxEntry, extra: u64) -> std::result::Result<(), Failure> {
-        let Some(root) = self.quota.find_root(entry.name.as_str())? else {
+        let Some(root) = self.quota_root(entry)? else {
             return Ok(());
         };
         let Some(q) = self.quota.read(&root)? else {
@@ -394,7 +406,7 @@ impl<'c> Deliverer<'c> {
             })?;
             rec.uid
         };
-        if let Some(root) = self.quota.find_root(name.as_str())? {
+        if let Some(root) = self.quota_root(&entry)? {
             let mut diff = [0i64; NUM_RESOURCES];
             diff[Resource::Storage.index()] = i64::from(parsed.size);
             diff[Resource::Message.index()] = 1;
