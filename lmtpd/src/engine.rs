@@ -22,7 +22,10 @@ pub trait Store {
     /// RCPT TO time: resolve `addr` and check quota (`size` from SIZE=, 0 if unknown).
     fn resolve(&mut self, addr: &str, size: u64, ignore_quota: bool)
         -> Result<Self::Rcpt, Failure>;
-    /// DATA time: deliver `msg` (trace headers not yet added) to `rcpt`.
+    /// DATA time, once per message: the message as it is stored (trace headers and what
+    /// Cyrus adds), or the text of a `554 5.6.0` refusal for every recipient.
+    fn prepare(&mut self, data: &[u8], env: &Envelope) -> Result<Vec<u8>, &'static str>;
+    /// DATA time: deliver the prepared `msg` to `rcpt`.
     fn deliver(
         &mut self,
         msg: &[u8],
@@ -386,11 +389,18 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             session_id: self.session_id.clone(),
         };
         let rcpts = std::mem::take(&mut self.rcpts);
+        let prepared = if self.data_overflow {
+            Err(None)
+        } else {
+            self.store.prepare(&msg, &env).map_err(Some)
+        };
         for r in &rcpts {
-            let reply = if self.data_overflow {
-                "552 5.2.3 Message size exceeds fixed maximum message size\r\n".to_string()
-            } else {
-                match self.store.deliver(&msg, &r.rcpt, &env, r.ignore_quota) {
+            let reply = match &prepared {
+                Err(None) => {
+                    "552 5.2.3 Message size exceeds fixed maximum message size\r\n".to_string()
+                }
+                Err(Some(why)) => format!("554 5.6.0 {why}\r\n"),
+                Ok(msg) => match self.store.deliver(msg, &r.rcpt, &env, r.ignore_quota) {
                     Ok(()) => format!("250 2.1.5 Success SESSIONID=<{}>\r\n", self.session_id),
                     Err(f) => {
                         if let Failure::Temporary(why) = &f {
@@ -401,7 +411,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
                         }
                         self.failure_reply(&f)
                     }
-                }
+                },
             };
             out.extend_from_slice(reply.as_bytes());
         }
@@ -425,6 +435,12 @@ mod tests {
                 "full" => Err(Failure::OverQuota),
                 _ => Err(Failure::UserUnknown),
             }
+        }
+        fn prepare(&mut self, data: &[u8], _: &Envelope) -> Result<Vec<u8>, &'static str> {
+            if data.contains(&0) {
+                return Err("Message contains NUL characters");
+            }
+            Ok(data.to_vec())
         }
         fn deliver(
             &mut self,

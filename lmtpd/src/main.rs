@@ -12,6 +12,7 @@ mod engine;
 mod sys;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cyrus::acl::Identity;
 use cyrus::config::Config;
@@ -24,6 +25,9 @@ use engine::{Engine, Envelope, Next, SessionIds, Settings, Store, MAX_COMMAND_LI
 /// The version Cyrus prints in the greeting and in Received headers; the spool and the
 /// protocol are those of this release.
 pub const CYRUS_VERSION: &str = "3.6.1-Debian-3.6.1-4+deb12u5";
+
+/// Message-IDs made up in this process so far.
+static MADE_IDS: AtomicU64 = AtomicU64::new(0);
 
 /// The store side of a connection.
 struct LocalStore<'c> {
@@ -51,14 +55,25 @@ impl Store for LocalStore<'_> {
         self.deliverer.resolve(addr, &sender, size, ignore_quota)
     }
 
-    fn deliver(
-        &mut self,
-        msg: &[u8],
-        rcpt: &Recipient,
-        env: &Envelope,
-        ignore_quota: bool,
-    ) -> Result<(), Failure> {
+    fn prepare(&mut self, data: &[u8], env: &Envelope) -> Result<Vec<u8>, &'static str> {
         let t = now();
+        // Cyrus numbers the Message-IDs it makes per process, from 0.
+        let message_id = if delivery::header_value(data, "message-id").is_none() {
+            format!(
+                "<cmu-lmtpd-{}-{t}-{}@{}>",
+                std::process::id(),
+                MADE_IDS.fetch_add(1, Ordering::Relaxed),
+                self.servername
+            )
+        } else {
+            String::new()
+        };
+        let fill = delivery::Fill {
+            message_id: &message_id,
+            now: t,
+            munge8bit: self.config.switch("munge8bit"),
+        };
+        let body = delivery::prepare_message(data, &fill).map_err(|r| r.text())?;
         let trace = Trace {
             return_path: &env.from,
             helo: &env.helo,
@@ -70,14 +85,26 @@ impl Store for LocalStore<'_> {
             now: t,
         };
         let mut full = delivery::trace_headers(&trace);
-        full.extend_from_slice(msg);
+        full.extend_from_slice(&body);
+        Ok(full)
+    }
+
+    fn deliver(
+        &mut self,
+        msg: &[u8],
+        rcpt: &Recipient,
+        env: &Envelope,
+        ignore_quota: bool,
+    ) -> Result<(), Failure> {
+        let t = now();
+        let full = msg;
         let opts = DeliveryOptions {
             ignore_quota,
             now: t,
         };
         let done = self
             .deliverer
-            .deliver(&full, rcpt, &rcpt.default_actions(), opts)?;
+            .deliver(full, rcpt, &rcpt.default_actions(), opts)?;
         for o in done {
             let line = match o {
                 Outcome::Delivered { mailbox, uid } => format!(
@@ -96,7 +123,6 @@ impl Store for LocalStore<'_> {
             };
             syslog::log(Level::Info, &line);
         }
-        let _ = self.config;
         Ok(())
     }
 }

@@ -152,6 +152,111 @@ pub fn trace_headers(t: &Trace<'_>) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Why received message data cannot be stored; each is a `554 5.6.0` reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// A NUL byte anywhere in the data.
+    Nul,
+    /// A line of the header that is neither a field nor a continuation.
+    InvalidHeader,
+}
+
+impl Rejection {
+    /// The reply text Cyrus gives after `554 5.6.0 `.
+    pub fn text(self) -> &'static str {
+        match self {
+            Rejection::Nul => "Message contains NUL characters",
+            Rejection::InvalidHeader => "Message contains invalid header",
+        }
+    }
+}
+
+/// What [`prepare_message`] adds where the message lacks it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fill<'a> {
+    /// The Message-ID to add (`<cmu-lmtpd-pid-time-n@servername>`) when there is none.
+    pub message_id: &'a str,
+    /// The delivery time, for a missing Date.
+    pub now: i64,
+    /// `munge8bit`: 8-bit bytes in the header become `X`.
+    pub munge8bit: bool,
+}
+
+fn is_field_line(line: &[u8]) -> bool {
+    let name_len = line
+        .iter()
+        .take_while(|&&b| (33..=126).contains(&b) && b != b':')
+        .count();
+    name_len > 0 && line.get(name_len) == Some(&b':')
+}
+
+/// Turns received data (CRLF lines, dot-unstuffed) into the message as Cyrus stores it: lone
+/// CRs dropped, Return-Path fields removed (the trace headers carry the envelope's), 8-bit
+/// header bytes munged, and Message-ID and Date added at the end of the header if missing.
+pub fn prepare_message(data: &[u8], fill: &Fill<'_>) -> std::result::Result<Vec<u8>, Rejection> {
+    if data.contains(&0) {
+        return Err(Rejection::Nul);
+    }
+    let mut out = Vec::with_capacity(data.len() + 128);
+    let (mut have_id, mut have_date) = (false, false);
+    let mut dropping = false;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(rest.len(), |i| i + 2);
+        let (raw, tail) = rest.split_at(end);
+        let body = raw.strip_suffix(b"\r\n").unwrap_or(raw);
+        if body.is_empty() {
+            break;
+        }
+        rest = tail;
+        let mut line: Vec<u8> = body.iter().copied().filter(|&b| b != b'\r').collect();
+        if matches!(line.first(), Some(b' ' | b'\t')) {
+            if dropping {
+                continue;
+            }
+        } else if is_field_line(&line) {
+            let colon = line.iter().position(|&b| b == b':').unwrap_or(0);
+            let name = &line[..colon];
+            dropping = name.eq_ignore_ascii_case(b"return-path");
+            if dropping {
+                continue;
+            }
+            have_id |= name.eq_ignore_ascii_case(b"message-id");
+            have_date |= name.eq_ignore_ascii_case(b"date");
+        } else {
+            return Err(Rejection::InvalidHeader);
+        }
+        if fill.munge8bit {
+            for b in &mut line {
+                if *b >= 0x80 {
+                    *b = b'X';
+                }
+            }
+        }
+        out.extend_from_slice(&line);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !have_id {
+        out.extend_from_slice(format!("Message-ID: {}\r\n", fill.message_id).as_bytes());
+    }
+    if !have_date {
+        out.extend_from_slice(format!("Date: {}\r\n", rfc822_date(fill.now)).as_bytes());
+    }
+    // The body: lone CRs go, as Cyrus drops them while copying.
+    let mut i = 0;
+    while i < rest.len() {
+        let b = rest[i];
+        if b != b'\r' || rest.get(i + 1) == Some(&b'\n') {
+            out.push(b);
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
 /// The value of the first header `name` in the top-level header of `msg`, unfolded and
 /// trimmed, as Cyrus keys deliver.db with it.
 pub fn header_value(msg: &[u8], name: &str) -> Option<Vec<u8>> {
@@ -479,5 +584,33 @@ mod tests {
             "alice+Work@example.org"
         );
         assert_eq!(downcase_rcpt("BOB"), "bob");
+    }
+
+    #[test]
+    fn prepared_as_cyrus_stores_it() {
+        let fill = Fill {
+            message_id: "<cmu-lmtpd-1-2-0@srv>",
+            now: 0,
+            munge8bit: true,
+        };
+        let got = prepare_message(
+            b"Return-Path: <old@x>\r\n <cont>\r\nSubject: caf\xc3\xa9\r\nMessage-ID: <a@b>\r\n\r\nbody \xc3\xa9\r\nlone\rcr\r\n",
+            &fill,
+        );
+        let want: &[u8] = b"Subject: cafXX\r\nMessage-ID: <a@b>\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\n\r\nbody \xc3\xa9\r\nlonecr\r\n";
+        if local_is_utc() {
+            assert_eq!(got.as_deref(), Ok(want));
+        }
+        let got = prepare_message(b"From: a@b\r\n", &fill).unwrap_or_default();
+        assert!(got.starts_with(b"From: a@b\r\nMessage-ID: <cmu-lmtpd-1-2-0@srv>\r\nDate: "));
+        assert_eq!(prepare_message(b"a\0", &fill), Err(Rejection::Nul));
+        assert_eq!(
+            prepare_message(b"not a header\r\n\r\n", &fill),
+            Err(Rejection::InvalidHeader)
+        );
+    }
+
+    fn local_is_utc() -> bool {
+        rfc822_date(0).ends_with("+0000")
     }
 }
