@@ -411,3 +411,87 @@ fn duplicates_are_suppressed_and_quota_enforced() {
     );
     assert_eq!(quota_check(&inst), "");
 }
+
+/// Sends `data` (raw bytes, CRLF or not) to bob in one transaction; the replies to DATA.
+fn deliver_raw(sock: &Path, data: &[u8]) -> Vec<String> {
+    let mut c = Lmtp::connect(sock);
+    c.replies(1);
+    c.w.write_all(
+        b"LHLO edge.example.org\r\nMAIL FROM:<edge@example.org>\r\nRCPT TO:<bob>\r\nDATA\r\n",
+    )
+    .expect("send");
+    c.replies(4);
+    c.w.write_all(data).expect("send data");
+    c.w.write_all(b".\r\n").expect("send dot");
+    c.replies(1).iter().map(|l| normalise(l)).collect()
+}
+
+/// A stored message with what differs on every run (time, session id, pid) masked.
+fn masked(file: &Path) -> Vec<String> {
+    let bytes = std::fs::read(file).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .split("\r\n")
+        .map(|l| {
+            if l.starts_with("\t ") && l.ends_with("+0000") {
+                "\t <date>".to_string()
+            } else if l.starts_with("X-Cyrus-Session-Id:") {
+                "X-Cyrus-Session-Id: <id>".to_string()
+            } else if l.starts_with("Date: ") {
+                "Date: <now>".to_string()
+            } else if l.starts_with("Message-ID: <cmu-lmtpd-") {
+                "Message-ID: <cmu-lmtpd-made-up>".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn stored_bytes_match_debian_for_awkward_messages() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let Some(ours) = instance("lmtpd-edge-ours", &our_bin("lmtpd")) else {
+        return;
+    };
+    let Some(theirs) = instance("lmtpd-edge-debian", &debian) else {
+        return;
+    };
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"Return-Path: <old@example.org>\r\n\t(folded)\r\nFrom: a@example.org\r\nSubject: caf\xc3\xa9 8-bit\r\nX-Bare: lf\nMessage-ID: <edge-1@example.org>\r\n\r\nbody \xc3\xa9\r\nbare\nlone\rcr\r\n",
+            "250 2.1.5 Success SESSIONID=<*>",
+        ),
+        (
+            b"From: a@example.org\r\nSubject: no separator, no id, no date\r\n",
+            "250 2.1.5 Success SESSIONID=<*>",
+        ),
+        (
+            b"From: a@example.org\r\nnot a header line\r\n\r\nbody\r\n",
+            "554 5.6.0 Message contains invalid header",
+        ),
+        (
+            b"From: a@example.org\r\nSubject: \x00\r\n\r\nbody\r\n",
+            "554 5.6.0 Message contains NUL characters",
+        ),
+    ];
+    for (data, want) in cases {
+        assert_eq!(deliver_raw(&theirs.sock, data), [want], "Debian's reply");
+        assert_eq!(deliver_raw(&ours.sock, data), [want], "our reply");
+    }
+    let bob = "spool/uuid/h/x/hx0n4cd8d31fl37m97f64ehd";
+    for uid in ["4.", "5."] {
+        let t = masked(&theirs.dir.join(bob).join(uid));
+        let o = masked(&ours.dir.join(bob).join(uid));
+        assert!(t.len() > 5, "Debian stored {uid}");
+        assert_eq!(o, t, "message {uid}");
+    }
+    assert!(
+        !ours.dir.join(bob).join("6.").exists(),
+        "refused messages are not stored"
+    );
+    let (ok, out) = mbexamine(&ours, "user.bob");
+    assert!(ok && !out.contains("ERROR"), "{out}");
+}
