@@ -94,7 +94,8 @@ pub struct Engine<S: Store, I: SessionIds> {
     size: u64,
     rcpts: Vec<Rcpt<S::Rcpt>>,
     data: Vec<u8>,
-    data_overflow: bool,
+    /// Bytes of message data received beyond the budget (dropped, only counted).
+    overflow: usize,
     in_data: bool,
 }
 
@@ -131,7 +132,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             size: 0,
             rcpts: Vec::new(),
             data: Vec::new(),
-            data_overflow: false,
+            overflow: 0,
             in_data: false,
         }
     }
@@ -157,7 +158,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         self.size = 0;
         self.rcpts.clear();
         self.data.clear();
-        self.data_overflow = false;
+        self.overflow = 0;
         self.in_data = false;
     }
 
@@ -220,7 +221,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
                 out.extend_from_slice(b"354 go ahead\r\n");
                 self.in_data = true;
                 self.data.clear();
-                self.data_overflow = false;
+                self.overflow = 0;
                 Next::Data
             }
             "RSET" => {
@@ -287,16 +288,17 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
                 return;
             }
         }
+        self.from = Some(addr);
+        self.size = size;
         let max = self.settings.max_message as u64;
         if max > 0 && size > max {
+            // Cyrus refuses, yet the transaction has begun (a second MAIL is "nested").
             out.extend_from_slice(
-                format!("552 5.2.3 Message size ({size}) exceeds fixed maximum message size\r\n")
+                format!("552 5.2.3 Message SIZE exceeds fixed maximum message size ({max})\r\n")
                     .as_bytes(),
             );
             return;
         }
-        self.from = Some(addr);
-        self.size = size;
         out.extend_from_slice(b"250 2.1.0 ok\r\n");
     }
 
@@ -366,8 +368,8 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             return Next::Command;
         }
         let line = line.strip_prefix(b".").unwrap_or(line);
-        if self.data.len() + line.len() + 2 > self.data_budget() {
-            self.data_overflow = true;
+        if self.overflow > 0 || self.data.len() + line.len() + 2 > self.data_budget() {
+            self.overflow = self.overflow.saturating_add(line.len() + 2);
         } else {
             self.data.extend_from_slice(line);
             self.data.extend_from_slice(b"\r\n");
@@ -375,9 +377,14 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         Next::Data
     }
 
-    /// Tells the engine that a data line was longer than the budget and was dropped.
-    pub fn data_overflowed(&mut self) {
-        self.data_overflow = true;
+    /// Tells the engine that a data line of `len` bytes was longer than the budget.
+    pub fn data_overflowed(&mut self, len: usize) {
+        self.overflow = self.overflow.saturating_add(len.saturating_add(2));
+    }
+
+    /// The limit a message is held to: `maxmessagesize`, else our own cap.
+    fn size_limit(&self) -> usize {
+        self.data_budget()
     }
 
     fn finish_data(&mut self, out: &mut Vec<u8>) {
@@ -389,17 +396,28 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             session_id: self.session_id.clone(),
         };
         let rcpts = std::mem::take(&mut self.rcpts);
-        let prepared = if self.data_overflow {
-            Err(None)
-        } else {
-            self.store.prepare(&msg, &env).map_err(Some)
-        };
+        let prepared = self.store.prepare(&msg, &env);
+        // Cyrus measures the message as stored (trace headers included) and answers once.
+        let size = prepared
+            .as_ref()
+            .map_or(msg.len(), Vec::len)
+            .saturating_add(self.overflow);
+        if self.overflow > 0 || size > self.size_limit() {
+            out.extend_from_slice(
+                format!(
+                    "552 5.2.3 Message size ({size}) exceeds fixed maximum message size ({})\r\n",
+                    self.size_limit()
+                )
+                .as_bytes(),
+            );
+            self.from = None;
+            self.size = 0;
+            self.overflow = 0;
+            return;
+        }
         for r in &rcpts {
             let reply = match &prepared {
-                Err(None) => {
-                    "552 5.2.3 Message size exceeds fixed maximum message size\r\n".to_string()
-                }
-                Err(Some(why)) => format!("554 5.6.0 {why}\r\n"),
+                Err(why) => format!("554 5.6.0 {why}\r\n"),
                 Ok(msg) => match self.store.deliver(msg, &r.rcpt, &env, r.ignore_quota) {
                     Ok(()) => format!("250 2.1.5 Success SESSIONID=<{}>\r\n", self.session_id),
                     Err(f) => {
@@ -418,7 +436,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         // Cyrus keeps the session id across transactions until RSET.
         self.from = None;
         self.size = 0;
-        self.data_overflow = false;
+        self.overflow = 0;
     }
 }
 
@@ -462,11 +480,15 @@ mod tests {
     }
 
     fn run(local: bool, input: &[&[u8]]) -> (String, Vec<(String, Vec<u8>)>) {
+        run_max(local, 0, input)
+    }
+
+    fn run_max(local: bool, max: usize, input: &[&[u8]]) -> (String, Vec<(String, Vec<u8>)>) {
         let settings = Settings {
             servername: "srv".into(),
             version: "v".into(),
             local,
-            max_message: 0,
+            max_message: max,
             over_quota_perm: false,
         };
         let mut e = Engine::new(settings, Fake(Vec::new()), Ids(0));
@@ -546,5 +568,32 @@ mod tests {
             got,
             vec![("bob".to_string(), b"Subject: x\r\n\r\n.dot\r\n".to_vec())]
         );
+    }
+
+    #[test]
+    fn maxmessagesize_as_cyrus() {
+        let (out, got) = run_max(
+            true,
+            20,
+            &[
+                b"MAIL FROM:<a@b> SIZE=30",
+                b"MAIL FROM:<a@b>",
+                b"RCPT TO:<bob>",
+                b"RCPT TO:<bob>",
+                b"DATA",
+                b"Subject: 0123456789",
+                b"",
+                b"0123456789",
+                b".",
+                b"NOOP",
+            ],
+        );
+        assert_eq!(
+            out,
+            "552 5.2.3 Message SIZE exceeds fixed maximum message size (20)\r\n\
+             503 5.5.1 Nested MAIL command\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n\
+             552 5.2.3 Message size (35) exceeds fixed maximum message size (20)\r\n250 2.0.0 ok\r\n"
+        );
+        assert!(got.is_empty());
     }
 }

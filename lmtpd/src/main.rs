@@ -252,7 +252,7 @@ impl Worker for Lmtpd {
             };
             match read_line(&mut input, &mut line, max) {
                 Ok(Some(true)) => next = engine.line(&line, &mut out),
-                Ok(Some(false)) if next == Next::Data => engine.data_overflowed(),
+                Ok(Some(false)) if next == Next::Data => engine.data_overflowed(line.len()),
                 Ok(Some(false)) => out.extend_from_slice(b"500 5.5.2 Line too long\r\n"),
                 Ok(None) | Err(_) => {
                     let _ = input.get_mut().write_all(&out);
