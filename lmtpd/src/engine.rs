@@ -596,4 +596,44 @@ mod tests {
         );
         assert!(got.is_empty());
     }
+
+    /// Arbitrary bytes, as commands and as message data, never panic the engine.
+    #[test]
+    fn hostile_input_never_panics() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let words: [&[u8]; 10] = [
+            b"MAIL FROM:",
+            b"RCPT TO:",
+            b"DATA",
+            b".",
+            b"LHLO ",
+            b"<",
+            b">",
+            b" SIZE=",
+            b"\xc3",
+            b"RSET",
+        ];
+        for _ in 0..3000 {
+            let mut lines: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..(next() % 12) {
+                let mut l = Vec::new();
+                for _ in 0..(next() % 5) {
+                    if next() % 2 == 0 {
+                        l.extend_from_slice(words[(next() % 10) as usize]);
+                    } else {
+                        l.push((next() % 256) as u8);
+                    }
+                }
+                lines.push(l);
+            }
+            let refs: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+            let _ = run_max(next() % 2 == 0, (next() % 64) as usize, &refs);
+        }
+    }
 }

@@ -166,11 +166,12 @@ fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> io::Result
             Some(i) => (i + 1, true),
             None => (chunk.len(), false),
         };
-        let room = max.saturating_sub(buf.len());
-        if take > room + 1 {
+        // Room for the line end too, so a line of exactly `max` bytes fits.
+        let room = max.saturating_add(2).saturating_sub(buf.len());
+        if take > room {
             fitted = false;
         }
-        buf.extend_from_slice(&chunk[..take.min(room + 1)]);
+        buf.extend_from_slice(&chunk[..take.min(room)]);
         r.consume(take);
         if done {
             break;
@@ -265,4 +266,30 @@ impl Worker for Lmtpd {
 
 fn main() {
     service::run(Lmtpd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_line;
+
+    #[test]
+    fn lines_are_bounded() {
+        let mut r =
+            std::io::Cursor::new(b"short\r\nbare\nlong-long-long\r\n12345678\r\nend".to_vec());
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        while let Ok(Some(fitted)) = read_line(&mut r, &mut buf, 8) {
+            got.push((String::from_utf8_lossy(&buf).into_owned(), fitted));
+        }
+        assert_eq!(
+            got,
+            [
+                ("short".to_string(), true),
+                ("bare".to_string(), true),
+                ("long-lon".to_string(), false),
+                ("12345678".to_string(), true),
+                ("end".to_string(), true),
+            ]
+        );
+    }
 }

@@ -613,4 +613,16 @@ mod tests {
     fn local_is_utc() -> bool {
         rfc822_date(0).ends_with("+0000")
     }
+
+    proptest::proptest! {
+        #[test]
+        fn prepare_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let fill = Fill { message_id: "<m@s>", now: 0, munge8bit: true };
+            if let Ok(m) = prepare_message(&data, &fill) {
+                proptest::prop_assert!(!m.contains(&0));
+            }
+            let _ = header_value(&data, "message-id");
+            let _ = downcase_rcpt(&String::from_utf8_lossy(&data));
+        }
+    }
 }
