@@ -26,12 +26,21 @@ struct Inst {
 }
 
 fn instance(tag: &str, lmtpd: &Path) -> Option<Inst> {
+    instance_with(tag, lmtpd, "")
+}
+
+/// A reference instance with `extra` appended to its imapd.conf.
+fn instance_with(tag: &str, lmtpd: &Path, extra: &str) -> Option<Inst> {
     if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
         eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
         return None;
     }
     let dir = Scratch::new(tag);
     let conf = reference_instance(&dir)?;
+    if !extra.is_empty() {
+        let text = std::fs::read_to_string(&conf).ok()? + extra;
+        std::fs::write(&conf, text).ok()?;
+    }
     let qfile = dir.join("conf/quota/a/user.alice");
     let q = std::fs::read_to_string(&qfile).ok()?;
     std::fs::write(
@@ -549,4 +558,66 @@ fn tcp_requires_auth_as_debian() {
         c.send("QUIT");
         assert_eq!(c.line(), "221 2.0.0 bye");
     }
+}
+
+/// `maxmessagesize`: SIZE= over it is refused (yet the transaction has begun), and a message
+/// over it gets one 552 naming its size as it would be stored, from ours as from Debian's.
+#[test]
+fn maxmessagesize_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let extra = "maxmessagesize: 1000\n";
+    let Some(ours) = instance_with("lmtpd-max-ours", &our_bin("lmtpd"), extra) else {
+        return;
+    };
+    let Some(theirs) = instance_with("lmtpd-max-debian", &debian, extra) else {
+        return;
+    };
+    let mut answers = Vec::new();
+    for inst in [&theirs, &ours] {
+        let mut c = Lmtp::connect(&inst.sock);
+        c.replies(1);
+        c.send("LHLO x");
+        let caps = c.replies(1);
+        assert!(caps.contains(&"250-SIZE 1000".to_string()), "{caps:?}");
+        c.send("MAIL FROM:<s@example.org> SIZE=5000");
+        c.send("MAIL FROM:<s@example.org>");
+        c.send("RCPT TO:<bob>");
+        c.send("RCPT TO:<alice>");
+        c.send("DATA");
+        c.send("Subject: big");
+        c.send("");
+        for _ in 0..30 {
+            c.send(&"x".repeat(70));
+        }
+        c.send(".");
+        c.send("NOOP");
+        answers.push(c.replies(7));
+    }
+    // The size differs by the length of the session ids and pids in the trace headers.
+    let shape = |v: &Vec<String>| -> Vec<String> {
+        v.iter()
+            .map(|l| match (l.find('('), l.find(')')) {
+                (Some(a), Some(b)) if l.starts_with("552 5.2.3 Message size") && a < b => {
+                    format!("{}(n){}", &l[..a], &l[b + 1..])
+                }
+                _ => l.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(shape(&answers[1]), shape(&answers[0]));
+    assert_eq!(
+        shape(&answers[1]),
+        [
+            "552 5.2.3 Message SIZE exceeds fixed maximum message size (1000)",
+            "503 5.5.1 Nested MAIL command",
+            "250 2.1.5 ok",
+            "250 2.1.5 ok",
+            "354 go ahead",
+            "552 5.2.3 Message size (n) exceeds fixed maximum message size (1000)",
+            "250 2.0.0 ok",
+        ]
+    );
 }
