@@ -9,8 +9,9 @@
 //! index record, all fsynced by [`Mailbox::append`]) and then records usage and the
 //! duplicate mark, so a 250 sent after [`Deliverer::deliver`] returns is durable.
 //!
-//! Quota follows Cyrus's non-strict rule: a delivery is refused only when the root is
-//! already at or over its limit (`lmtp_strict_quota` adds the message size to the check).
+//! Quota follows Cyrus's non-strict rule: a delivery is refused only when the root is over
+//! its storage limit already, or at its message limit (`lmtp_strict_quota` adds the message
+//! size to the storage check).
 
 use std::path::PathBuf;
 
