@@ -153,6 +153,13 @@ impl Session {
         self.auth_step(&tag, &mechanism, step)
     }
 
+    /// Logs `userid` in without SASL (unit tests, and the `-U`-style preauth of tests).
+    #[cfg(test)]
+    pub(crate) fn assume_user(&mut self, userid: &str) {
+        self.logged_in("pre", userid, "User logged in");
+        self.out.clear();
+    }
+
     fn logged_in(&mut self, tag: &str, userid: &str, text: &str) {
         let admin = auth::is_admin(&self.config, userid);
         self.user = Some(User {

@@ -35,7 +35,17 @@ impl Session {
         let Some(dir) = self.mailbox_dir(&target.entry) else {
             return self.no(tag, NONEXISTENT);
         };
-        let read_only = examine;
+        // RFC 4314 §4: without any right to change the mailbox, SELECT is read-only.
+        let may_change = [
+            Rights::SEEN,
+            Rights::WRITE,
+            Rights::INSERT,
+            Rights::DELETE_MSG,
+            Rights::EXPUNGE,
+        ]
+        .iter()
+        .any(|&r| target.rights.has(r));
+        let read_only = examine || !may_change;
         let mode = if read_only {
             LockMode::Read
         } else {
