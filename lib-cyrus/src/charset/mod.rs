@@ -12,7 +12,7 @@ pub mod transfer;
 pub mod utf7;
 
 pub use convert::Charset;
-pub use fold::{fold, FoldOptions, Whitespace};
+pub use fold::{fold, fold_into, FoldOptions, Whitespace};
 pub use transfer::Encoding;
 
 #[cfg(test)]

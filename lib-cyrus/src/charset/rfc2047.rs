@@ -2,7 +2,8 @@
 //! charset may carry an RFC 2231 `*language`, an encoded word's text ends at the first `?=`,
 //! a `=?` inside it voids the word (it stays as written), whitespace between two adjacent
 //! encoded words vanishes, and a charset we cannot decode gives one U+FFFD. Text outside
-//! encoded words is taken as UTF-8 (raw 8-bit headers are UTF-8 in practice, RFC 6532).
+//! encoded words is read in a charset the caller picks: UTF-8 for most uses (raw 8-bit
+//! headers are UTF-8 in practice, RFC 6532), US-ASCII where Cyrus 3.6 search is matched.
 
 use super::convert::Charset;
 use super::transfer;
@@ -58,8 +59,15 @@ fn is_lwsp(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c)
 }
 
-/// Decodes the encoded words of a header value (or of a whole header block) to UTF-8.
+/// Decodes the encoded words of a header value (or of a whole header block) to UTF-8, raw
+/// 8-bit text outside them read as UTF-8.
 pub fn decode(s: &[u8]) -> String {
+    decode_with(s, Charset::UTF8)
+}
+
+/// Like [`decode`], reading text outside encoded words in `raw` (Cyrus 3.6 search reads it
+/// as US-ASCII, so raw 8-bit bytes match nothing).
+pub fn decode_with(s: &[u8], raw: Charset) -> String {
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
     // Start of the text not yet copied, and whether an encoded word ended right there.
@@ -69,7 +77,7 @@ pub fn decode(s: &[u8]) -> String {
             if let Some((charset, enc, text, n)) = s.get(i..).and_then(encoded_word) {
                 let between = s.get(plain_from..i).unwrap_or_default();
                 if !(after_word && between.iter().all(|&b| is_lwsp(b))) {
-                    out.push_str(&String::from_utf8_lossy(between));
+                    raw.decode_into(between, &mut out);
                 }
                 decode_word(charset, enc, text, &mut out);
                 i += n;
@@ -120,5 +128,7 @@ mod tests {
         for (i, o) in cases {
             assert_eq!(decode(i), *o, "{:?}", String::from_utf8_lossy(i));
         }
+        let ascii = decode_with(b"caf\xc3\xa9 =?utf-8?q?caf=C3=A9?=", Charset::US_ASCII);
+        assert_eq!(ascii, "caf\u{fffd}\u{fffd} café");
     }
 }
