@@ -3,4 +3,5 @@
 //! engine is tested from byte buffers and fuzzed without sockets.
 #![forbid(unsafe_code)]
 
+pub mod fetch;
 pub mod proto;
