@@ -189,7 +189,8 @@ subject: Hi\r\nX-Empty:\r\nTo: a@x\r\n\r\nbody: no\r\n";
         // "Subject: Welcome to Cyrus\r\n" is 27 bytes; with the closing CRLF 29. These
         // expectations are what Cyrus 3.6 answered (tests/data/fetch-sections.txt).
         let f = b"Subject: Welcome to Cyrus\r\n";
-        let cases: &[(Option<(u32, u32)>, &[u8])] = &[
+        type Case = (Option<(u32, u32)>, &'static [u8]);
+        let cases: &[Case] = &[
             (None, b"{29}\r\nSubject: Welcome to Cyrus\r\n\r\n"),
             (Some((0, 5)), b"{5}\r\nSubje"),
             (Some((20, 10)), b"{9}\r\nCyrus\r\n\r\n"),

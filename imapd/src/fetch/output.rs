@@ -55,9 +55,7 @@ fn is_atom(s: &[u8]) -> bool {
     !s.is_empty()
         && s.len() < 1024
         && s.iter().all(|&b| {
-            b < 0x80
-                && b >= 0x20
-                && b != 0x7f
+            (0x20..0x7f).contains(&b)
                 && !matches!(b, b' ' | b'{' | b'(' | b')' | b'"' | b'%' | b'*' | b'\\')
         })
 }
@@ -76,11 +74,13 @@ pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
 mod tests {
     use super::*;
 
+    type Case = (u64, u64, Option<(u32, u32)>, &'static [u8]);
+
     #[test]
     fn message_data_table() {
         let msg = b"0123456789";
         // (offset, size, partial, expected)
-        let cases: &[(u64, u64, Option<(u32, u32)>, &[u8])] = &[
+        let cases: &[Case] = &[
             (0, 10, None, b"{10}\r\n0123456789"),
             (2, 3, None, b"{3}\r\n234"),
             (0, 10, Some((0, 4)), b"{4}\r\n0123"),
