@@ -426,3 +426,282 @@ pub fn write_fetch(
     }
     Ok(set_seen)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cyrus::mailbox::header::Header;
+    use cyrus::mailbox::index::SystemFlags;
+    use cyrus::mailbox::Append;
+    use std::path::PathBuf;
+
+    const MSG: &[u8] = b"From: a@x\r\nSubject: Hi\r\nX-Spam: yes\r\n\r\nHello\r\n";
+
+    /// A scratch mailbox holding MSG as UID 1 (\Answered, user flag `$Label1`), removed on
+    /// drop.
+    struct Scratch {
+        dir: PathBuf,
+        mailbox: Mailbox,
+    }
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir = std::env::temp_dir()
+                .join(format!("imapd-fetch-unit-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let header = Header::new("e", "user.t", "uniqueid0000000000000000");
+            let mut mailbox = Mailbox::create(&dir, &header, 1, 1, 1_700_000_000).unwrap();
+            let flag = mailbox.user_flag("$Label1", true).unwrap().unwrap();
+            let parsed = cyrus::message::parse(MSG);
+            let mut user_flags = [0u32; 4];
+            user_flags[flag / 32] |= 1 << (flag % 32);
+            mailbox
+                .append(&Append {
+                    message: MSG,
+                    guid: parsed.guid,
+                    internaldate: 1_704_794_405,
+                    sentdate: parsed.sentdate,
+                    gmtime: parsed.gmtime,
+                    header_size: parsed.header_size,
+                    system_flags: SystemFlags(SystemFlags::ANSWERED),
+                    user_flags,
+                    cache: &parsed.cache,
+                    now: 1_704_794_405,
+                })
+                .unwrap();
+            Scratch { dir, mailbox }
+        }
+
+        fn fetch(&self, items: &[FetchAtt], state: MessageState, opts: FetchOptions) -> String {
+            let mut out = Vec::new();
+            let rec = &self.mailbox.records()[0];
+            write_fetch(&mut out, &self.mailbox, 1, rec, &state, items, &opts).unwrap();
+            String::from_utf8(out).unwrap()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn utc() -> FetchOptions {
+        FetchOptions {
+            utc_offset: |_| 0,
+            ..FetchOptions::default()
+        }
+    }
+
+    fn body(part: &[u32], text: Option<SectionText>, peek: bool) -> FetchAtt {
+        FetchAtt::BodySection {
+            peek,
+            section: SectionSpec {
+                part: part.to_vec(),
+                text,
+            },
+            partial: None,
+        }
+    }
+
+    #[test]
+    fn items_come_in_cyrus_order_whatever_the_client_order() {
+        let s = Scratch::new("order");
+        let seen = MessageState {
+            seen: true,
+            ..MessageState::default()
+        };
+        let got = s.fetch(
+            &[
+                body(&[], Some(SectionText::Text), true),
+                FetchAtt::Rfc822Size,
+                FetchAtt::Modseq,
+                FetchAtt::InternalDate,
+                FetchAtt::Uid,
+                FetchAtt::Flags,
+                FetchAtt::Uid,
+            ],
+            seen,
+            utc(),
+        );
+        assert_eq!(
+            got,
+            "* 1 FETCH (FLAGS (\\Answered \\Seen $Label1) UID 1 \
+             INTERNALDATE \" 9-Jan-2024 10:00:05 +0000\" MODSEQ (2) RFC822.SIZE 46 \
+             BODY[TEXT] {7}\r\nHello\r\n)\r\n"
+        );
+    }
+
+    #[test]
+    fn option_and_state_table() {
+        let s = Scratch::new("opts");
+        let size = [FetchAtt::Rfc822Size];
+        let changed = MessageState {
+            recent: true,
+            flags_changed: true,
+            ..MessageState::default()
+        };
+        let cases: &[(FetchOptions, MessageState, &str)] = &[
+            (utc(), MessageState::default(), "* 1 FETCH (RFC822.SIZE 46)\r\n"),
+            (
+                FetchOptions { uid: true, ..utc() },
+                MessageState::default(),
+                "* 1 FETCH (UID 1 RFC822.SIZE 46)\r\n",
+            ),
+            // Flags that changed are reported unasked, with MODSEQ under CONDSTORE and UID
+            // under QRESYNC (as Cyrus answered after a non-PEEK fetch set \Seen).
+            (
+                utc(),
+                changed,
+                "* 1 FETCH (FLAGS (\\Recent \\Answered $Label1) RFC822.SIZE 46)\r\n",
+            ),
+            (
+                FetchOptions {
+                    condstore: true,
+                    qresync: true,
+                    ..utc()
+                },
+                changed,
+                "* 1 FETCH (FLAGS (\\Recent \\Answered $Label1) UID 1 MODSEQ (2) RFC822.SIZE 46)\r\n",
+            ),
+            // CHANGEDSINCE: below the message's modseq it is answered with MODSEQ ...
+            (
+                FetchOptions {
+                    changedsince: Some(1),
+                    ..utc()
+                },
+                MessageState::default(),
+                "* 1 FETCH (MODSEQ (2) RFC822.SIZE 46)\r\n",
+            ),
+            // ... at or above it, not at all.
+            (
+                FetchOptions {
+                    changedsince: Some(2),
+                    ..utc()
+                },
+                MessageState::default(),
+                "",
+            ),
+        ];
+        for (opts, state, want) in cases {
+            assert_eq!(s.fetch(&size, *state, *opts), *want, "{opts:?} {state:?}");
+        }
+    }
+
+    #[test]
+    fn ids_and_cache_items() {
+        let s = Scratch::new("ids");
+        let hex = s.mailbox.records()[0].guid.to_hex();
+        let got = s.fetch(
+            &[FetchAtt::ThreadId, FetchAtt::EmailId, FetchAtt::Body],
+            MessageState::default(),
+            utc(),
+        );
+        assert_eq!(
+            got,
+            format!(
+                "* 1 FETCH (EMAILID (M{}) THREADID (NIL) BODY (\"TEXT\" \"PLAIN\" \
+                 (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 7 1))\r\n",
+                &hex[..24]
+            )
+        );
+    }
+
+    #[test]
+    fn header_fields_from_cache_and_from_file_agree() {
+        let s = Scratch::new("fields");
+        // X-Spam is not a cached header, so this one reads the file; Subject alone would
+        // come from the cache. Both give the same bytes.
+        for names in [
+            vec!["SUBJECT".to_string()],
+            vec!["subject".into(), "X-Spam".into()],
+        ] {
+            let got = s.fetch(
+                &[body(
+                    &[],
+                    Some(SectionText::HeaderFields(names.clone())),
+                    true,
+                )],
+                MessageState::default(),
+                utc(),
+            );
+            let mut want = format!("* 1 FETCH (BODY[HEADER.FIELDS ({})] ", names.join(" "));
+            if names.len() == 1 {
+                want.push_str("{15}\r\nSubject: Hi\r\n\r\n)\r\n");
+            } else {
+                want.push_str("{28}\r\nSubject: Hi\r\nX-Spam: yes\r\n\r\n)\r\n");
+            }
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn seen_binary_and_missing_file() {
+        let s = Scratch::new("seen");
+        let rec = s.mailbox.records()[0].clone();
+        let run = |items: &[FetchAtt], seen: bool| {
+            let mut out = Vec::new();
+            let state = MessageState {
+                seen,
+                ..MessageState::default()
+            };
+            let r = write_fetch(&mut out, &s.mailbox, 1, &rec, &state, items, &utc());
+            (r, out)
+        };
+        assert_eq!(run(&[body(&[1], None, false)], false).0, Ok(true));
+        assert_eq!(run(&[body(&[1], None, false)], true).0, Ok(false));
+        assert_eq!(run(&[body(&[1], None, true)], false).0, Ok(false));
+        assert_eq!(run(&[FetchAtt::Rfc822Text], false).0, Ok(true));
+        assert_eq!(run(&[FetchAtt::Rfc822Header], false).0, Ok(false));
+        let binary = FetchAtt::Binary {
+            peek: true,
+            part: vec![1],
+            partial: None,
+        };
+        let (r, out) = run(&[FetchAtt::Flags, binary], false);
+        assert_eq!(r, Err(FetchError::BinaryUnsupported));
+        assert_eq!(
+            FetchError::BinaryUnsupported.to_string(),
+            "BINARY not yet supported"
+        );
+        assert!(out.is_empty());
+        assert!(sets_seen(&[FetchAtt::Binary {
+            peek: false,
+            part: vec![],
+            partial: None
+        }]));
+
+        std::fs::remove_file(s.mailbox.message_path(rec.uid)).unwrap();
+        let (r, out) = run(&[FetchAtt::Uid, FetchAtt::Rfc822], false);
+        assert_eq!(r, Ok(false));
+        assert_eq!(out, b"* OK Message 1 no longer exists\r\n");
+        // Items that need no file are still served.
+        assert_eq!(run(&[FetchAtt::Uid], false).1, b"* 1 FETCH (UID 1)\r\n");
+    }
+
+    #[test]
+    fn section_names_table() {
+        let cases: &[(&[u32], Option<SectionText>, &str)] = &[
+            (&[], None, ""),
+            (&[1, 2], None, "1.2"),
+            (&[], Some(SectionText::Header), "HEADER"),
+            (&[2], Some(SectionText::Text), "2.TEXT"),
+            (&[2, 1], Some(SectionText::Mime), "2.1.MIME"),
+            (
+                &[],
+                Some(SectionText::HeaderFields(vec![])),
+                "HEADER.FIELDS",
+            ),
+            (
+                &[3],
+                Some(SectionText::HeaderFieldsNot(vec![])),
+                "3.HEADER.FIELDS.NOT",
+            ),
+        ];
+        for (part, text, want) in cases {
+            assert_eq!(section_name(part, text.as_ref()), *want);
+        }
+        assert_eq!(partial_echo(Some((10, 5))), "<10>");
+        assert_eq!(partial_echo(None), "");
+    }
+}
