@@ -7,6 +7,7 @@
 //! cyrus.index, anyone else's from their seen.db), so the caller passes them in; the record's
 //! own seen bit is not looked at.
 
+use super::MessageState;
 use cyrus::mailbox::header::MAX_USER_FLAGS;
 use cyrus::mailbox::index::{IndexRecord, SystemFlags};
 
@@ -53,6 +54,32 @@ pub fn flag_list(
             .map(|(_, f)| f),
     );
     format!("({})", names.join(" "))
+}
+
+/// The `* <seq> FETCH (FLAGS (...) ...)` line (with CRLF) that reports a message's flags on
+/// their own: the answer to STORE without .SILENT and the unsolicited update after another
+/// session's change. UID follows when `uid` (a UID command, or QRESYNC enabled), MODSEQ
+/// when `modseq` (UNCHANGEDSINCE given, or CONDSTORE enabled), as Cyrus prints them.
+pub fn flags_update(
+    seq: u32,
+    record: &IndexRecord,
+    user_flags: &[Option<String>],
+    state: &MessageState,
+    uid: bool,
+    modseq: bool,
+) -> String {
+    let mut s = format!(
+        "* {seq} FETCH (FLAGS {}",
+        flag_list(record, user_flags, state.seen, state.recent)
+    );
+    if uid {
+        s.push_str(&format!(" UID {}", record.uid));
+    }
+    if modseq {
+        s.push_str(&format!(" MODSEQ ({})", record.modseq));
+    }
+    s.push_str(")\r\n");
+    s
 }
 
 /// The untagged `* FLAGS (...)` line of SELECT and EXAMINE (and of a new user flag), with
@@ -150,6 +177,37 @@ mod tests {
             };
             assert_eq!(flag_list(&rec, &user, *seen, *recent), *want);
         }
+    }
+
+    fn st(seen: bool, recent: bool) -> MessageState {
+        MessageState {
+            seen,
+            recent,
+            flags_changed: false,
+        }
+    }
+
+    #[test]
+    fn flags_update_lines() {
+        let rec = IndexRecord {
+            uid: 7,
+            modseq: 11,
+            system_flags: SystemFlags(SystemFlags::FLAGGED),
+            ..IndexRecord::default()
+        };
+        // As Cyrus answered `STORE 1 +FLAGS (\Flagged)` with CONDSTORE enabled.
+        assert_eq!(
+            flags_update(1, &rec, &[], &st(true, true), false, true),
+            "* 1 FETCH (FLAGS (\\Recent \\Flagged \\Seen) MODSEQ (11))\r\n"
+        );
+        assert_eq!(
+            flags_update(3, &rec, &[], &st(false, false), true, true),
+            "* 3 FETCH (FLAGS (\\Flagged) UID 7 MODSEQ (11))\r\n"
+        );
+        assert_eq!(
+            flags_update(3, &rec, &[], &st(false, false), false, false),
+            "* 3 FETCH (FLAGS (\\Flagged))\r\n"
+        );
     }
 
     #[test]

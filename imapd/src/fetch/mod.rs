@@ -24,7 +24,7 @@ mod output;
 mod section;
 
 pub use date::rfc3501;
-pub use flags::{flag_list, flags_response, permanent_flags, FlagRights};
+pub use flags::{flag_list, flags_response, flags_update, permanent_flags, FlagRights};
 
 use crate::proto::command::{FetchAtt, Section as SectionSpec, SectionText};
 use cyrus::mailbox::cache::{CacheRecord, Item};
