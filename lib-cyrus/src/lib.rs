@@ -18,6 +18,7 @@ pub mod dirhash;
 pub mod dlist;
 pub mod duplicate;
 pub mod error;
+pub mod localtime;
 pub mod mailbox;
 pub mod mboxlist;
 pub mod mboxname;
