@@ -17,6 +17,9 @@ use cyrus::syslog::{self, Level};
 
 use super::names::Target;
 use super::{Session, State};
+use crate::fetch::{
+    flag_list, flags_response, flags_update, permanent_flags, FlagRights, MessageState,
+};
 
 /// The selected mailbox.
 #[derive(Debug)]
@@ -49,36 +52,6 @@ pub struct Selected {
     pub recent_told: usize,
 }
 
-/// Message flags in Cyrus's order, as `(...)` text.
-pub fn flag_list(rec: &IndexRecord, names: &[Option<String>], seen: bool, recent: bool) -> String {
-    let mut v: Vec<&str> = Vec::new();
-    if recent {
-        v.push("\\Recent");
-    }
-    let f = rec.system_flags;
-    for (bit, name) in [
-        (SystemFlags::ANSWERED, "\\Answered"),
-        (SystemFlags::FLAGGED, "\\Flagged"),
-        (SystemFlags::DRAFT, "\\Draft"),
-        (SystemFlags::DELETED, "\\Deleted"),
-    ] {
-        if f.has(bit) {
-            v.push(name);
-        }
-    }
-    if seen {
-        v.push("\\Seen");
-    }
-    for (n, name) in names.iter().enumerate() {
-        if let Some(name) = name {
-            if rec.has_user_flag(n) {
-                v.push(name);
-            }
-        }
-    }
-    format!("({})", v.join(" "))
-}
-
 impl Selected {
     /// The 1-based sequence number of `uid`, if the client knows it.
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
@@ -94,6 +67,15 @@ impl Selected {
         }
     }
 
+    /// This session's view of `rec`'s \Seen and \Recent.
+    pub fn state_of(&self, rec: &IndexRecord, flags_changed: bool) -> MessageState {
+        MessageState {
+            seen: self.is_seen(rec),
+            recent: self.recent.contains(&rec.uid),
+            flags_changed,
+        }
+    }
+
     /// The FLAGS text of `rec` for this session.
     pub fn flags_of(&self, rec: &IndexRecord) -> String {
         flag_list(
@@ -106,40 +88,19 @@ impl Selected {
 
     /// `* FLAGS` and `PERMANENTFLAGS` lines for the current keywords.
     pub fn flags_lines(&self, rights: Rights) -> String {
-        let names: Vec<&str> = self
-            .user_flags
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
-        let mut base = "\\Answered \\Flagged \\Draft \\Deleted \\Seen".to_string();
-        for n in &names {
-            base.push(' ');
-            base.push_str(n);
-        }
-        let mut s = format!("* FLAGS ({base})\r\n");
-        let perm = if self.read_only {
-            String::new()
-        } else {
-            let mut p: Vec<&str> = Vec::new();
-            let w = rights.has(Rights::WRITE);
-            if w {
-                p.extend(["\\Answered", "\\Flagged", "\\Draft"]);
-            }
-            if rights.has(Rights::DELETE_MSG) {
-                p.push("\\Deleted");
-            }
-            if rights.has(Rights::SEEN) {
-                p.push("\\Seen");
-            }
-            if w {
-                p.extend(names.iter().copied());
-                p.push("\\*");
-            }
-            p.join(" ")
-        };
-        s.push_str(&format!("* OK [PERMANENTFLAGS ({perm})] Ok\r\n"));
-        s
+        let perm = permanent_flags(
+            &self.user_flags,
+            self.read_only,
+            FlagRights {
+                write: rights.has(Rights::WRITE),
+                delete_msg: rights.has(Rights::DELETE_MSG),
+                set_seen: rights.has(Rights::SEEN),
+            },
+        );
+        format!(
+            "{}* OK [PERMANENTFLAGS {perm}] Ok\r\n",
+            flags_response(&self.user_flags)
+        )
     }
 
     /// The sequence numbers (with their UIDs) of `set`, resolved against this view.
@@ -241,6 +202,7 @@ impl Session {
             return;
         };
         let condstore = self.enabled.condstore;
+        let qresync = self.enabled.qresync;
         let mut out = String::new();
         let Some(sel) = self.selected_mut() else {
             return;
@@ -278,12 +240,15 @@ impl Session {
             };
             if rec.modseq > sel.modseqs[i] {
                 sel.modseqs[i] = rec.modseq;
-                let mut s = format!("* {} FETCH (FLAGS {}", i + 1, sel.flags_of(rec));
-                if condstore {
-                    s.push_str(&format!(" MODSEQ ({})", rec.modseq));
-                }
-                s.push_str(")\r\n");
-                out.push_str(&s);
+                let state = sel.state_of(rec, true);
+                out.push_str(&flags_update(
+                    i as u32 + 1,
+                    rec,
+                    &sel.user_flags,
+                    &state,
+                    qresync,
+                    condstore,
+                ));
             }
         }
         let before = sel.uids.len();

@@ -89,6 +89,7 @@ impl Session {
             }
         }
         let condstore = self.enabled.condstore || args.unchangedsince.is_some();
+        let qresync = self.enabled.qresync;
         let now = now32();
         let names = mb.header().user_flags.clone();
         let mut out = String::new();
@@ -163,15 +164,15 @@ impl Session {
                 sel.modseqs[i as usize - 1] = cur.modseq;
             }
             if !args.silent {
-                let mut s = format!("* {seq} FETCH (FLAGS {}", sel.flags_of(&cur));
-                if args.uid {
-                    s.push_str(&format!(" UID {uid}"));
-                }
-                if condstore {
-                    s.push_str(&format!(" MODSEQ ({})", cur.modseq));
-                }
-                s.push_str(")\r\n");
-                out.push_str(&s);
+                let state = sel.state_of(&cur, false);
+                out.push_str(&crate::fetch::flags_update(
+                    seq,
+                    &cur,
+                    &sel.user_flags,
+                    &state,
+                    args.uid || qresync,
+                    condstore,
+                ));
             }
         }
         drop(mb);
