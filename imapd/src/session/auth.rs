@@ -169,6 +169,7 @@ impl Session {
             ns: Namespace::from_config(&self.config, admin),
         });
         self.state = State::Authenticated;
+        self.autocreate_inbox();
         let caps = super::capabilities(&self.config, &self.settings, true);
         let sid = self.settings.session_id.clone();
         self.ok(

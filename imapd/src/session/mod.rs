@@ -8,6 +8,7 @@
 mod acl_cmds;
 mod append;
 mod auth;
+mod autocreate;
 mod capability;
 mod copy;
 mod fetch_cmd;

@@ -23,6 +23,10 @@ impl Drop for Store {
 }
 
 fn store(tag: &str) -> Store {
+    store_with(tag, "")
+}
+
+fn store_with(tag: &str, extra: &str) -> Store {
     let dir = std::env::temp_dir().join(format!("imapd-session-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for d in ["conf", "spool"] {
@@ -31,7 +35,7 @@ fn store(tag: &str) -> Store {
     let d = dir.display();
     let text = format!(
         "configdirectory: {d}/conf\ndefaultpartition: default\npartition-default: {d}/spool\n\
-         admins: admin\naltnamespace: no\nunixhierarchysep: no\nservername: test\n"
+         admins: admin\naltnamespace: no\nunixhierarchysep: no\nservername: test\n{extra}"
     );
     let path = dir.join("imapd.conf");
     std::fs::write(&path, &text).unwrap();
@@ -305,4 +309,43 @@ fn create_list_rename_delete() {
     assert_eq!(tagged(&out), "t OK Completed");
     let out = list(&mut s);
     assert_eq!(out[0], "* LIST (\\HasNoChildren) \".\" INBOX");
+}
+
+#[test]
+fn first_login_autocreates_the_inbox_when_configured() {
+    let st = store_with(
+        "autocreate",
+        "autocreate_quota: 100\nautocreate_inbox_folders: Sent|Trash\nautocreate_subscribe_folders: Sent\n",
+    );
+    let mut s = session(&st, "carol");
+    let out = run(
+        &mut s,
+        CommandKind::GetQuotaRoot {
+            mailbox: "INBOX".into(),
+        },
+    );
+    assert_eq!(out[0], "* QUOTAROOT INBOX INBOX");
+    assert_eq!(out[1], "* QUOTA INBOX (STORAGE 0 100)");
+    let out = run(
+        &mut s,
+        CommandKind::Lsub {
+            reference: String::new(),
+            pattern: "*".into(),
+        },
+    );
+    assert_eq!(out[0], "* LSUB () \".\" INBOX.Sent");
+    let out = run(
+        &mut s,
+        CommandKind::List(ListArgs {
+            reference: String::new(),
+            patterns: vec!["*".into()],
+            ..ListArgs::default()
+        }),
+    );
+    assert_eq!(out.len(), 4, "{out:?}");
+    // Without the option nothing is created.
+    let plain = store("no-autocreate");
+    let mut s = session(&plain, "carol");
+    let out = run(&mut s, select("INBOX"));
+    assert_eq!(tagged(&out), "t NO Mailbox does not exist");
 }
