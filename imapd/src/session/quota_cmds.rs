@@ -1,7 +1,9 @@
 //! QUOTA (RFC 2087/9208): GETQUOTA, GETQUOTAROOT, SETQUOTA (admins only), and the usage
 //! bookkeeping that appends and expunges owe the quota root.
 
-use cyrus::mailbox::Mailbox;
+use cyrus::mailbox::{LockMode, Mailbox};
+use cyrus::mboxlist::Include;
+use cyrus::mboxname::InternalName;
 use cyrus::mboxname::MbName;
 use cyrus::quota::{QuotaDb, Resource, NUM_RESOURCES};
 use cyrus::syslog::{self, Level};
@@ -121,6 +123,42 @@ impl Session {
         self.ok(tag, "Completed");
     }
 
+    /// Points every mailbox at or below a new quota root `root` (whose root was an ancestor
+    /// of it, or none) at it, moving their usage from the old root to the new one, as
+    /// Cyrus's SETQUOTA does when it creates a root.
+    fn adopt_into_root(&self, root: &str) -> cyrus::Result<()> {
+        let Ok(prefix) = InternalName::new(root) else {
+            return Ok(());
+        };
+        let mut list = cyrus::mboxlist::MailboxList::open(&self.config, None)?;
+        let mut entries = Vec::new();
+        list.foreach(Some(&prefix), Include::default(), &mut |e| {
+            entries.push(e);
+            Ok(cyrus::db::Walk::Continue)
+        })?;
+        drop(list);
+        for entry in entries {
+            let Some(dir) = self.mailbox_dir(&entry) else {
+                continue;
+            };
+            let mut mb = Mailbox::open(&dir, LockMode::Write)?;
+            let old = mb.header().quotaroot.clone();
+            // A mailbox already under a deeper root stays with it.
+            if old.as_deref().is_some_and(|o| o.len() > root.len()) {
+                continue;
+            }
+            let usage = cyrus::quota::usage_of(mb.index_header());
+            mb.set_quotaroot(Some(root.to_string()))?;
+            drop(mb);
+            let mut db = QuotaDb::open(&self.config)?;
+            if let Some(o) = old.as_deref() {
+                db.update_used(o, &usage.map(|u| -u))?;
+            }
+            db.update_used(root, &usage)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn setquota(&mut self, tag: &str, root: &str, limits: &[(String, u64)]) {
         if !self.user.as_ref().is_some_and(|u| u.admin) {
             return self.no(tag, DENIED);
@@ -133,14 +171,21 @@ impl Session {
             }
         }
         let r = QuotaDb::open(&self.config).and_then(|mut db| {
-            let mut q = db.read_locked(root)?.unwrap_or_default();
+            let existing = db.read_locked(root)?;
+            let is_new = existing.is_none();
+            let mut q = existing.unwrap_or_default();
             // SETQUOTA replaces the whole set of limits (RFC 9208 §4.1.3).
             q.limits = [None; NUM_RESOURCES];
             for (r, limit) in &parsed {
                 q.limits[r.index()] = Some(i64::try_from(*limit).unwrap_or(i64::MAX));
             }
             db.write(root, &mut q)?;
-            db.commit()
+            db.commit()?;
+            if is_new {
+                drop(db);
+                self.adopt_into_root(root)?;
+            }
+            Ok(())
         });
         match r {
             Ok(()) => self.ok(tag, "Completed"),

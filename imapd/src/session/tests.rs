@@ -349,3 +349,40 @@ fn first_login_autocreates_the_inbox_when_configured() {
     let out = run(&mut s, select("INBOX"));
     assert_eq!(tagged(&out), "t NO Mailbox does not exist");
 }
+
+#[test]
+fn setquota_on_a_new_root_counts_what_is_already_there() {
+    let st = store("setquota");
+    let mut alice = session(&st, "alice");
+    run(&mut alice, append("INBOX", &[], MSG));
+    let mut admin = session(&st, "admin");
+    let out = run(
+        &mut admin,
+        CommandKind::SetQuota {
+            root: "user.alice".into(),
+            limits: vec![("STORAGE".into(), 100), ("MESSAGE".into(), 1)],
+        },
+    );
+    assert_eq!(tagged(&out), "t OK Completed");
+    let out = run(
+        &mut alice,
+        CommandKind::GetQuotaRoot {
+            mailbox: "INBOX".into(),
+        },
+    );
+    assert_eq!(
+        out[1], "* QUOTA INBOX (STORAGE 0 100 MESSAGE 1 1)",
+        "{out:?}"
+    );
+    // The message quota is full: the next APPEND is refused.
+    let out = run(&mut alice, append("INBOX", &[], MSG));
+    assert_eq!(tagged(&out), "t NO [OVERQUOTA] Over quota");
+    let out = run(
+        &mut alice,
+        CommandKind::SetQuota {
+            root: "user.alice".into(),
+            limits: vec![],
+        },
+    );
+    assert_eq!(tagged(&out), "t NO Permission denied");
+}

@@ -574,6 +574,14 @@ impl Mailbox {
         self.replace_header(h)
     }
 
+    /// Points the mailbox at quota root `root` (or none), as SETQUOTA on a new root does.
+    pub fn set_quotaroot(&mut self, root: Option<String>) -> Result<()> {
+        self.check_writable()?;
+        let mut h = self.header.clone();
+        h.quotaroot = root;
+        self.replace_header(h)
+    }
+
     /// Writes `h` as the new cyrus.header and records its CRC in the index header.
     fn replace_header(&mut self, h: Header) -> Result<()> {
         let crc = h.write(&self.dir)?;
