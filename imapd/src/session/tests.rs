@@ -386,3 +386,196 @@ fn setquota_on_a_new_root_counts_what_is_already_there() {
     );
     assert_eq!(tagged(&out), "t NO Permission denied");
 }
+
+fn list_all(s: &mut Session) -> Vec<String> {
+    run(
+        s,
+        CommandKind::List(ListArgs {
+            reference: String::new(),
+            patterns: vec!["*".into()],
+            ..ListArgs::default()
+        }),
+    )
+}
+
+/// For every right: bob holds all the others on alice's folder, and each operation that
+/// needs the missing one is refused, leaving the folder unchanged.
+#[test]
+fn acl_matrix_refuses_each_operation_without_its_right() {
+    let st = store("acl-matrix");
+    let mut alice = session(&st, "alice");
+    run(
+        &mut alice,
+        CommandKind::Create {
+            mailbox: "INBOX.box".into(),
+            special_use: vec![],
+        },
+    );
+    run(&mut alice, append("INBOX.box", &[], MSG));
+    let folder = "user.alice.box";
+    let all = "lrswipkxtecdan";
+    let check = |bob: &mut Session, kind: CommandKind, want_ok: bool, what: &str| {
+        let out = run(bob, kind);
+        let ok = tagged(&out).starts_with("t OK");
+        assert_eq!(ok, want_ok, "{what}: {out:?}");
+    };
+    for right in all.chars() {
+        let rights: String = all.chars().filter(|&c| c != right).collect();
+        let out = run(
+            &mut alice,
+            CommandKind::SetAcl {
+                mailbox: "INBOX.box".into(),
+                identifier: "bob".into(),
+                rights: rights.clone(),
+            },
+        );
+        assert_eq!(tagged(&out), "t OK Completed", "{out:?}");
+        let mut bob = session(&st, "bob");
+        let listed = list_all(&mut bob).iter().any(|l| l.ends_with(folder));
+        assert_eq!(listed, right != 'l', "LIST without {right}");
+        let flag = |f: &str| store_flags(1, StoreMode::Add, &[f]);
+        match right {
+            'r' => {
+                check(&mut bob, select(folder), false, "SELECT without r");
+                check(
+                    &mut bob,
+                    CommandKind::Status {
+                        mailbox: folder.into(),
+                        items: vec![StatusItem::Messages],
+                    },
+                    false,
+                    "STATUS without r",
+                );
+            }
+            's' | 'w' | 't' | 'e' => {
+                check(&mut bob, select(folder), true, "SELECT");
+                match right {
+                    's' => check(&mut bob, flag("\\Seen"), false, "STORE \\Seen without s"),
+                    'w' => {
+                        check(
+                            &mut bob,
+                            flag("\\Flagged"),
+                            false,
+                            "STORE \\Flagged without w",
+                        );
+                        check(&mut bob, flag("$Label"), false, "STORE keyword without w");
+                    }
+                    't' => check(
+                        &mut bob,
+                        flag("\\Deleted"),
+                        false,
+                        "STORE \\Deleted without t",
+                    ),
+                    _ => {
+                        check(&mut bob, flag("\\Deleted"), true, "STORE \\Deleted with t");
+                        check(
+                            &mut bob,
+                            CommandKind::Expunge { uids: None },
+                            false,
+                            "EXPUNGE without e",
+                        );
+                        check(&mut bob, flag("\\Seen"), true, "STORE \\Seen with s");
+                        run(&mut bob, store_flags(1, StoreMode::Remove, &["\\Deleted"]));
+                    }
+                }
+            }
+            'i' => check(
+                &mut bob,
+                append(folder, &[], MSG),
+                false,
+                "APPEND without i",
+            ),
+            'k' => check(
+                &mut bob,
+                CommandKind::Create {
+                    mailbox: format!("{folder}.sub"),
+                    special_use: vec![],
+                },
+                false,
+                "CREATE child without k",
+            ),
+            'x' => {
+                check(
+                    &mut bob,
+                    CommandKind::Delete {
+                        mailbox: folder.into(),
+                    },
+                    false,
+                    "DELETE without x",
+                );
+                check(
+                    &mut bob,
+                    CommandKind::Rename {
+                        from: folder.into(),
+                        to: "user.alice.other".into(),
+                    },
+                    false,
+                    "RENAME without x",
+                );
+            }
+            'a' => {
+                check(
+                    &mut bob,
+                    CommandKind::GetAcl {
+                        mailbox: folder.into(),
+                    },
+                    false,
+                    "GETACL without a",
+                );
+                check(
+                    &mut bob,
+                    CommandKind::SetAcl {
+                        mailbox: folder.into(),
+                        identifier: "bob".into(),
+                        rights: all.into(),
+                    },
+                    false,
+                    "SETACL without a",
+                );
+            }
+            'n' => check(
+                &mut bob,
+                CommandKind::SetMetadata {
+                    mailbox: folder.into(),
+                    entries: vec![("/shared/comment".into(), Some(b"x".to_vec()))],
+                },
+                false,
+                "SETMETADATA /shared without n",
+            ),
+            _ => {}
+        }
+    }
+    // With no rights at all the folder does not exist for bob, whatever he asks.
+    run(
+        &mut alice,
+        CommandKind::DeleteAcl {
+            mailbox: "INBOX.box".into(),
+            identifier: "bob".into(),
+        },
+    );
+    let mut bob = session(&st, "bob");
+    for kind in [
+        select(folder),
+        CommandKind::MyRights {
+            mailbox: folder.into(),
+        },
+        CommandKind::GetQuotaRoot {
+            mailbox: folder.into(),
+        },
+        CommandKind::Delete {
+            mailbox: folder.into(),
+        },
+    ] {
+        let out = run(&mut bob, kind);
+        assert_eq!(tagged(&out), "t NO Mailbox does not exist", "{out:?}");
+    }
+    // Nothing bob tried changed the folder.
+    let out = run(
+        &mut alice,
+        CommandKind::Status {
+            mailbox: "INBOX.box".into(),
+            items: vec![StatusItem::Messages],
+        },
+    );
+    assert_eq!(out[0], "* STATUS INBOX.box (MESSAGES 1)");
+}
