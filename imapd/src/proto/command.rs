@@ -293,6 +293,21 @@ pub enum CommandKind {
 pub struct SelectParams {
     /// `CONDSTORE` was given (RFC 7162 §3.1.8).
     pub condstore: bool,
+    /// `QRESYNC (...)` was given (RFC 7162 §3.2.5; Cyrus advertises QRESYNC).
+    pub qresync: Option<QresyncParams>,
+}
+
+/// The parameters of SELECT's `QRESYNC` (RFC 7162 §3.2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QresyncParams {
+    /// The UIDVALIDITY the client last saw.
+    pub uidvalidity: u32,
+    /// The HIGHESTMODSEQ the client last saw.
+    pub modseq: u64,
+    /// The UIDs the client knows, if it sent them.
+    pub known_uids: Option<SeqSet>,
+    /// Message numbers and the UIDs they match, if sent (`(seqs uids)`).
+    pub seq_match: Option<(SeqSet, SeqSet)>,
 }
 
 /// Arguments of LIST (RFC 3501 §6.3.8, RFC 5258, RFC 5819 LIST-STATUS, RFC 6154).
