@@ -325,6 +325,9 @@ pub struct ListArgs {
     pub returns: Vec<String>,
     /// `RETURN (STATUS (...))`: the STATUS items to send with each name.
     pub status: Option<Vec<StatusItem>>,
+    /// `RETURN (METADATA (...))` (LIST-METADATA, RFC 9590; Cyrus advertises it): the
+    /// entries to send with each name.
+    pub metadata: Option<Vec<String>>,
 }
 
 /// A STATUS data item (RFC 3501 §6.3.10, RFC 7162, RFC 8438 STATUS=SIZE).

@@ -41,7 +41,7 @@ pub(crate) struct Head {
 }
 
 /// Whether `b` may appear in a tag: an atom character, `]` and `+` included as Cyrus allows.
-fn is_tag_char(b: u8) -> bool {
+pub(crate) fn is_tag_char(b: u8) -> bool {
     (0x20..0x7f).contains(&b)
         && !matches!(b, b' ' | b'(' | b')' | b'{' | b'"' | b'%' | b'*' | b'\\')
 }
@@ -191,6 +191,7 @@ fn parse_inner(raw: &[u8], partial: bool) -> Result<Option<Command>, ParseError>
         partial,
         hit_end: false,
         cmd: display_name(&h.name),
+        sub: "",
     };
     match p.command(&h.name) {
         Ok(kind) => Ok(Some(Command { tag: h.tag, kind })),
@@ -218,6 +219,7 @@ pub(crate) fn append_mailbox(raw: &[u8], rest: usize) -> Option<String> {
         partial: true,
         hit_end: false,
         cmd: String::new(),
+        sub: "",
     };
     p.mailbox().ok()
 }
@@ -276,6 +278,8 @@ struct P<'a> {
     hit_end: bool,
     /// The command's display name for error texts.
     cmd: String,
+    /// FETCH's and STORE's own name in their error texts: `Fetch` or `UID Fetch`.
+    sub: &'static str,
 }
 
 const SYSTEM_FLAGS: [&str; 5] = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
@@ -551,9 +555,17 @@ impl<'a> P<'a> {
             "APPEND" => self.append()?,
             "ENABLE" => {
                 self.need_arg()?;
-                let mut caps = vec![self.astring_utf8()?.to_ascii_uppercase()];
-                while self.eat(b' ') {
-                    caps.push(self.astring_utf8()?.to_ascii_uppercase());
+                // Capability names are atoms; Cyrus does not take strings here.
+                let mut caps = Vec::new();
+                loop {
+                    let w = self.word();
+                    if w.is_empty() || w[0] == b'"' || w[0] == b'{' {
+                        return self.bad(format!("Missing required argument to {}", self.cmd));
+                    }
+                    caps.push(String::from_utf8_lossy(w).to_ascii_uppercase());
+                    if !self.eat(b' ') {
+                        break;
+                    }
                 }
                 self.end()?;
                 CommandKind::Enable(caps)
@@ -665,15 +677,18 @@ impl<'a> P<'a> {
             let Ok(value) = self.nstring() else {
                 return self.bad(bad_pair);
             };
-            if field.len() > 30 || value.as_ref().is_some_and(|v| v.len() > 1024) {
-                return self.bad(bad_pair);
+            if field.len() > 30 {
+                return self.bad("field longer than 30 octets in Id");
+            }
+            if value.as_ref().is_some_and(|v| v.len() > 1024) {
+                return self.bad("value longer than 1024 octets in Id");
             }
             pairs.push((
                 String::from_utf8_lossy(&field).into_owned(),
                 value.map(|v| String::from_utf8_lossy(&v).into_owned()),
             ));
             if pairs.len() > 30 {
-                return self.bad(bad_pair);
+                return self.bad("too many (30) field-value pairs in ID");
             }
             if self.eat(b')') {
                 break;
@@ -741,7 +756,8 @@ impl<'a> P<'a> {
     }
 
     fn qresync(&mut self) -> R<QresyncParams> {
-        let bad = "Invalid QRESYNC parameter list in Select";
+        let bad = format!("Invalid QRESYNC parameter list in {}", self.cmd);
+        let bad = bad.as_str();
         if !(self.eat(b' ') && self.eat(b'(')) {
             return self.bad(bad);
         }
@@ -935,6 +951,26 @@ impl<'a> P<'a> {
                             return self.bad(syntax);
                         }
                         args.status = Some(self.status_items(false)?);
+                    }
+                    "METADATA" => {
+                        // LIST-METADATA (RFC 9590): `METADATA (entries)`.
+                        if !(self.eat(b' ') && self.eat(b'(')) {
+                            return self.bad(syntax);
+                        }
+                        let mut entries = Vec::new();
+                        loop {
+                            match self.astring_utf8() {
+                                Ok(e) => entries.push(e),
+                                Err(_) => return self.bad(syntax),
+                            }
+                            if self.eat(b')') {
+                                break;
+                            }
+                            if !self.eat(b' ') {
+                                return self.bad(syntax);
+                            }
+                        }
+                        args.metadata = Some(entries);
                     }
                     "" => return self.bad(syntax),
                     _ => {
@@ -1253,6 +1289,7 @@ impl<'a> P<'a> {
     }
 
     fn store(&mut self, uid: bool) -> R<CommandKind> {
+        self.sub = if uid { "UID Store" } else { "Store" };
         self.sp_or_missing()?;
         let set = self.seqset()?;
         self.sp()?;
@@ -1267,26 +1304,27 @@ impl<'a> P<'a> {
                         }
                         match parse_u64(self.word()) {
                             Some(n) => unchangedsince = Some(n),
-                            None => return self.bad("Invalid argument to Store UNCHANGEDSINCE"),
+                            None => {
+                                return self.bad(format!(
+                                    "Invalid argument to {} UNCHANGEDSINCE",
+                                    self.sub
+                                ))
+                            }
                         }
                     }
-                    _ => return self.bad(format!("Invalid Store modifier {m}")),
+                    _ => return self.bad(format!("Invalid {} modifier {m}", self.sub)),
                 }
                 if self.eat(b')') {
                     break;
                 }
                 if !self.eat(b' ') {
-                    return self.bad("Missing close parenthesis in Store");
+                    return self.bad(format!("Missing close parenthesis in {}", self.sub));
                 }
             }
             self.sp()?;
         }
         let att = self.word_upper();
-        let invalid = if uid {
-            "Invalid UID Store attribute"
-        } else {
-            "Invalid Store attribute"
-        };
+        let invalid = format!("Invalid {} attribute", self.sub);
         let (mode, rest) = match att.as_bytes().first() {
             Some(b'+') => (StoreMode::Add, &att[1..]),
             Some(b'-') => (StoreMode::Remove, &att[1..]),
@@ -1299,10 +1337,11 @@ impl<'a> P<'a> {
             _ => return self.bad(invalid),
         };
         if !self.eat(b' ') || self.at_end() {
-            return self.bad("Missing required argument to Store");
+            return self.bad(format!("Missing required argument to {}", self.sub));
         }
         let mut flags = Vec::new();
-        let bad_flag = "Invalid system flag in Store command";
+        let bad_flag = format!("Invalid system flag in {} command", self.sub);
+        let bad_flag = bad_flag.as_str();
         if self.eat(b'(') {
             loop {
                 if self.eat(b')') {
@@ -1310,14 +1349,14 @@ impl<'a> P<'a> {
                 }
                 let f = self.word();
                 if f.is_empty() {
-                    return self.bad("Missing close parenthesis in Store");
+                    return self.bad(format!("Missing close parenthesis in {}", self.sub));
                 }
                 flags.push(self.flag_name(f, bad_flag)?);
                 if self.eat(b')') {
                     break;
                 }
                 if !self.eat(b' ') {
-                    return self.bad("Missing close parenthesis in Store");
+                    return self.bad(format!("Missing close parenthesis in {}", self.sub));
                 }
             }
         } else {
@@ -1344,10 +1383,11 @@ impl<'a> P<'a> {
     }
 
     fn fetch(&mut self, uid: bool) -> R<CommandKind> {
+        self.sub = if uid { "UID Fetch" } else { "Fetch" };
         self.sp_or_missing()?;
         let set = self.seqset()?;
         if !self.eat(b' ') || self.at_end() {
-            return self.bad("Missing required argument to Fetch");
+            return self.bad(format!("Missing required argument to {}", self.sub));
         }
         let mut items = Vec::new();
         if self.eat(b'(') {
@@ -1357,7 +1397,7 @@ impl<'a> P<'a> {
                     break;
                 }
                 if !self.eat(b' ') {
-                    return self.bad("Missing close parenthesis in Fetch");
+                    return self.bad(format!("Missing close parenthesis in {}", self.sub));
                 }
             }
         } else {
@@ -1392,30 +1432,40 @@ impl<'a> P<'a> {
         let mut vanished = false;
         if self.eat(b' ') {
             if !self.eat(b'(') {
-                return self.bad("Missing required open parenthesis in Fetch modifiers");
+                return self.bad(format!(
+                    "Missing required open parenthesis in {} modifiers",
+                    self.sub
+                ));
             }
             loop {
                 let m = self.word_upper();
                 match m.as_str() {
                     "CHANGEDSINCE" => {
                         if !self.eat(b' ') {
-                            return self.bad("Invalid argument to Fetch CHANGEDSINCE");
+                            return self
+                                .bad(format!("Invalid argument to {} CHANGEDSINCE", self.sub));
                         }
-                        match parse_u64(self.word()).filter(|&n| n > 0) {
+                        match parse_u64(self.word()) {
                             Some(n) => changedsince = Some(n),
-                            None => return self.bad("Invalid argument to Fetch CHANGEDSINCE"),
+                            None => {
+                                return self
+                                    .bad(format!("Invalid argument to {} CHANGEDSINCE", self.sub))
+                            }
                         }
                     }
                     "VANISHED" if uid => vanished = true,
-                    _ => return self.bad(format!("Invalid Fetch modifier {m}")),
+                    _ => return self.bad(format!("Invalid {} modifier {m}", self.sub)),
                 }
                 if self.eat(b')') {
                     break;
                 }
                 if !self.eat(b' ') {
-                    return self.bad("Missing close parenthesis in Fetch");
+                    return self.bad(format!("Missing close parenthesis in {}", self.sub));
                 }
             }
+        }
+        if vanished && changedsince.is_none() {
+            return self.bad(format!("Missing required argument to {}", self.sub));
         }
         self.end()?;
         Ok(CommandKind::Fetch(FetchArgs {
@@ -1479,7 +1529,7 @@ impl<'a> P<'a> {
                 if self.at_end() && name.is_empty() {
                     return self.missing();
                 }
-                return self.bad(format!("Invalid Fetch attribute {name}"));
+                return self.bad(format!("Invalid {} attribute {name}", self.sub));
             }
         };
         items.push(att);
@@ -1540,25 +1590,26 @@ impl<'a> P<'a> {
             "HEADER.FIELDS" | "HEADER.FIELDS.NOT" => {
                 let what = format!("{name}[{word}");
                 if !self.eat(b' ') || !self.eat(b'(') {
-                    return self.bad(format!("Missing required argument to Fetch {what}"));
+                    return self.bad(format!("Missing required argument to {} {what}", self.sub));
                 }
                 let mut fields = Vec::new();
                 loop {
                     if self.peek() == Some(b')') && fields.is_empty() {
-                        return self.bad(format!("Invalid field-name in Fetch {what}"));
+                        return self.bad(format!("Invalid field-name in {} {what}", self.sub));
                     }
                     match self.astring() {
                         Ok(f) if !f.is_empty() => {
                             fields.push(String::from_utf8_lossy(&f).into_owned())
                         }
-                        _ => return self.bad(format!("Invalid field-name in Fetch {what}")),
+                        _ => return self.bad(format!("Invalid field-name in {} {what}", self.sub)),
                     }
                     if self.eat(b')') {
                         break;
                     }
                     if !self.eat(b' ') {
                         return self.bad(format!(
-                            "Missing required close parenthesis in Fetch {what}"
+                            "Missing required close parenthesis in {} {what}",
+                            self.sub
                         ));
                     }
                 }
@@ -1631,7 +1682,8 @@ impl<'a> P<'a> {
                     }
                     let o = self.word_upper();
                     match o.as_str() {
-                        "MIN" | "MAX" | "ALL" | "COUNT" | "SAVE" => opts.push(o),
+                        // SAVE (SEARCHRES) is not offered by Cyrus 3.6.
+                        "MIN" | "MAX" | "ALL" | "COUNT" => opts.push(o),
                         _ => {
                             return self.bad(format!(
                                 "Invalid Search return option {}",
@@ -1654,6 +1706,10 @@ impl<'a> P<'a> {
                 match self.astring() {
                     Ok(c) => charset = Some(String::from_utf8_lossy(&c).to_ascii_uppercase()),
                     Err(_) => return self.bad("Missing charset"),
+                }
+                // Cyrus says so too when the keys after the charset are missing.
+                if self.peek() != Some(b' ') {
+                    return self.bad("Missing charset");
                 }
             } else {
                 self.pos = start;

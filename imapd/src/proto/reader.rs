@@ -255,6 +255,12 @@ impl Reader {
         self.start < self.input.len()
     }
 
+    /// How many bytes the reader holds (the command so far and unconsumed input), for
+    /// tests and fuzzing of the bounds above.
+    pub fn held_bytes(&self) -> usize {
+        self.cmd.len() + (self.input.len() - self.start) + self.tail.len()
+    }
+
     /// Tells the reader whether a mailbox is selected, so that commands needing one are
     /// refused before their literals are invited, as Cyrus does ("Please select a mailbox
     /// first"). Until called, such commands are framed and the session refuses them.
@@ -473,15 +479,18 @@ impl Reader {
             if (self.cmd.len() as u64).saturating_sub(self.message_bytes) > cap {
                 return Some(self.fatal(TOOBIG_ARGS));
             }
+            // The tag and name can only turn out wrong (or complete) at a byte that cannot
+            // be in a tag; checking there, and only there, keeps the outcome independent of
+            // how the input was cut into reads, and costs a few scans of a short prefix.
+            if self.head.is_none() && b != b'\n' && !parse::is_tag_char(b) {
+                if let Some(ev) = self.check_head(authenticated, false) {
+                    return Some(ev);
+                }
+            }
             if b == b'\n' {
                 let was_quoted = std::mem::take(&mut self.in_quote);
                 self.escape = false;
                 return self.line_end(authenticated, was_quoted);
-            }
-        }
-        if self.head.is_none() {
-            if let Some(ev) = self.check_head(authenticated, false) {
-                return Some(ev);
             }
         }
         Some(Event::NeedMore)

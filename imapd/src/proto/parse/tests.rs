@@ -429,9 +429,171 @@ fn cyrus_error_texts() {
             "i13 BAD Unexpected extra arguments to Namespace",
         ),
         ("i14 IDLE x", "i14 BAD Unexpected extra arguments to Idle"),
+        (
+            "k1 UID FETCH 1 (FLAGS) (CHANGEDSINCE x)",
+            "k1 BAD Invalid argument to UID Fetch CHANGEDSINCE",
+        ),
+        (
+            "k2 UID FETCH 1 (FOO)",
+            "k2 BAD Invalid UID Fetch attribute FOO",
+        ),
+        (
+            "k3 UID FETCH 1 (FLAGS",
+            "k3 BAD Missing close parenthesis in UID Fetch",
+        ),
+        (
+            "k4 UID STORE 1 (FOO 1) FLAGS x",
+            "k4 BAD Invalid UID Store modifier FOO",
+        ),
+        ("k5 UID FETCH 1 BODY[X]", "k5 BAD Invalid body section"),
+        (
+            "k6 UID SEARCH RETURN (FOO) ALL",
+            "k6 BAD Invalid Search return option foo",
+        ),
+        (
+            "k7 UID STORE 1 (UNCHANGEDSINCE x) FLAGS (\\Seen)",
+            "k7 BAD Invalid argument to UID Store UNCHANGEDSINCE",
+        ),
+        (
+            "k8 UID STORE 1 FLAGS (\\Bogus)",
+            "k8 BAD Invalid system flag in UID Store command",
+        ),
+        (
+            "k9 UID FETCH 1 FLAGS x",
+            "k9 BAD Missing required open parenthesis in UID Fetch modifiers",
+        ),
+        (
+            "k10 UID FETCH 1 (FLAGS) (CHANGEDSINCE 1",
+            "k10 BAD Missing close parenthesis in UID Fetch",
+        ),
+        (
+            "k11 UID STORE 1 FLAGS (\\Seen",
+            "k11 BAD Missing close parenthesis in UID Store",
+        ),
+        (
+            "k12 UID SEARCH (ALL",
+            "k12 BAD Missing required close paren in Search command",
+        ),
+        (
+            "k13 UID FETCH 1 BINARY[X]",
+            "k13 BAD Invalid binary section",
+        ),
+        (
+            "k14 UID FETCH 1 BODY[HEADER.FIELDS ()]",
+            "k14 BAD Invalid field-name in UID Fetch BODY[HEADER.FIELDS",
+        ),
+        (
+            "k17 FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+            "k17 BAD Invalid Fetch modifier VANISHED",
+        ),
+        (
+            "k18 UID FETCH 1:* (FLAGS) (VANISHED)",
+            "k18 BAD Missing required argument to UID Fetch",
+        ),
+        (
+            "k19 SELECT INBOX (QRESYNC)",
+            "k19 BAD Invalid QRESYNC parameter list in Select",
+        ),
+        (
+            "k20 SELECT INBOX (QRESYNC (x 1))",
+            "k20 BAD Invalid QRESYNC parameter list in Select",
+        ),
+        ("j1 SUBSCRIBE x y", "j1 BAD Invalid Subscribe subcommand"),
+        ("j3 NOOP(", "j3 BAD Unexpected extra arguments to Noop"),
+        (
+            "j5 ID (\"a\" \"XXXX\")",
+            "j5 BAD value longer than 1024 octets in Id",
+        ),
+        (
+            "j7 ID (\"fffffffffffffffffffffffffffffff\" \"v\")",
+            "j7 BAD field longer than 30 octets in Id",
+        ),
+        (
+            "j9 ID (PAIRS31)",
+            "j9 BAD too many (30) field-value pairs in ID",
+        ),
+        (
+            "j10 SETQUOTA x (STORAGE x)",
+            "j10 BAD Invalid quota list in Setquota",
+        ),
+        (
+            "j11 SETQUOTA x STORAGE",
+            "j11 BAD Invalid quota list in Setquota",
+        ),
+        (
+            "j12 SETQUOTA x (STORAGE",
+            "j12 BAD Invalid quota list in Setquota",
+        ),
+        (
+            "j13 SETQUOTA x (STORAGE 1 FOO)",
+            "j13 BAD Invalid quota list in Setquota",
+        ),
+        (
+            "j27 ENABLE \"CONDSTORE\"",
+            "j27 BAD Missing required argument to Enable",
+        ),
+        (
+            "j30 GETMETADATA (DEPTH 2) INBOX /private/comment",
+            "j30 BAD Missing arguments to Getmetadata",
+        ),
+        (
+            "j31 GETMETADATA (MAXSIZE x) INBOX (/private/comment)",
+            "j31 BAD Missing arguments to Getmetadata",
+        ),
+        (
+            "j32 STATUS INBOX (MESSAGES DELETED)",
+            "j32 BAD Invalid Status attributes deleted",
+        ),
+        ("j35 SEARCH CHARSET UTF-8", "j35 BAD Missing charset"),
+        (
+            "j37 SEARCH RETURN (SAVE) ALL",
+            "j37 BAD Invalid Search return option save",
+        ),
+        ("j41 FETCH 1 BINARY[0]", "j41 BAD Invalid binary section"),
+        (
+            "j42 COPY 1 \"x",
+            "j42 BAD Missing required argument to Copy",
+        ),
+        (
+            "j44 SEARCH TEXT",
+            "j44 BAD Missing required argument to Search text",
+        ),
+        (
+            "j45 SEARCH OR",
+            "j45 BAD Missing required argument to Search or",
+        ),
+        (
+            "j46 SEARCH NOT NOT",
+            "j46 BAD Missing required argument to Search not",
+        ),
+        ("j47 SEARCH ( )", "j47 BAD Invalid Search criteria"),
+        ("j48 SEARCH ALL  ALL", "j48 BAD Invalid Search criteria"),
+        (
+            "j49 STORE 1 +FLAGS",
+            "j49 BAD Missing required argument to Store",
+        ),
+        (
+            "j50 STORE 1 +FLAGS ",
+            "j50 BAD Missing required argument to Store",
+        ),
+        (
+            "j51 EXAMINE INBOX (QRESYNC)",
+            "j51 BAD Invalid QRESYNC parameter list in Examine",
+        ),
+        ("j52 FETCH 1 ( FLAGS)", "j52 BAD Invalid Fetch attribute "),
+        ("j53 FETCH 1 (FLAGS )", "j53 BAD Invalid Fetch attribute "),
+        (
+            "j55 APPEND INBOX (\\Recent) {1+}\r\nx",
+            "j55 BAD Invalid flag in Append command",
+        ),
     ];
     let mut failures = Vec::new();
+    let x1025 = "x".repeat(1025);
+    let pairs31: Vec<String> = (0..31).map(|i| format!("\"f{i}\" \"v\"")).collect();
+    let pairs31 = pairs31.join(" ");
     for (line, want) in table {
+        let line = line.replace("XXXX", &x1025).replace("PAIRS31", &pairs31);
+        let line = line.as_str();
         let got = bad(line);
         if got != *want {
             failures.push(format!("{line:?}\n   got  {got}\n   want {want}"));
