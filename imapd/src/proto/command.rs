@@ -264,6 +264,12 @@ pub enum CommandKind {
     },
     /// `[UID] SEARCH [RETURN (...)] [CHARSET x] keys`
     Search(SearchArgs),
+    /// `[UID] SORT [RETURN (...)] (criteria) charset keys` (RFC 5256, ESORT RFC 5267;
+    /// Cyrus advertises SORT, SORT=DISPLAY, SORT=MODSEQ, SORT=UID, ESORT).
+    Sort(SortArgs),
+    /// `[UID] THREAD algorithm charset keys` (RFC 5256; Cyrus advertises ORDEREDSUBJECT,
+    /// REFERENCES and REFS).
+    Thread(ThreadArgs),
     /// `[UID] FETCH set items [(CHANGEDSINCE n [VANISHED])]`
     Fetch(FetchArgs),
     /// `[UID] STORE set [(UNCHANGEDSINCE n)] [+|-]FLAGS[.SILENT] (flags)`
@@ -373,6 +379,44 @@ pub struct SearchArgs {
     /// The charset named by `CHARSET`, upper-cased; `None` means US-ASCII.
     pub charset: Option<String>,
     /// The keys, ANDed.
+    pub key: SearchKey,
+}
+
+/// Arguments of SORT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortArgs {
+    /// `UID SORT`.
+    pub uid: bool,
+    /// `RETURN (...)` options (ESORT), upper-cased; `None` for a plain SORT.
+    pub ret: Option<Vec<String>>,
+    /// The sort criteria, most significant first.
+    pub criteria: Vec<SortCriterion>,
+    /// The charset of the search strings, upper-cased.
+    pub charset: String,
+    /// The search keys, ANDed.
+    pub key: SearchKey,
+}
+
+/// One SORT criterion: `[REVERSE] key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortCriterion {
+    /// `REVERSE` was given.
+    pub reverse: bool,
+    /// The key, upper-cased: `ARRIVAL`, `CC`, `DATE`, `FROM`, `SIZE`, `SUBJECT`, `TO`,
+    /// `DISPLAYFROM`, `DISPLAYTO`, `MODSEQ`, `UID`.
+    pub key: String,
+}
+
+/// Arguments of THREAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadArgs {
+    /// `UID THREAD`.
+    pub uid: bool,
+    /// The algorithm, upper-cased: `ORDEREDSUBJECT`, `REFERENCES` or `REFS`.
+    pub algorithm: String,
+    /// The charset of the search strings, upper-cased.
+    pub charset: String,
+    /// The search keys, ANDed.
     pub key: SearchKey,
 }
 

@@ -132,6 +132,8 @@ pub(crate) fn known_command(name: &str) -> bool {
                 | "UNSELECT"
                 | "EXPUNGE"
                 | "SEARCH"
+                | "SORT"
+                | "THREAD"
                 | "FETCH"
                 | "STORE"
                 | "COPY"
@@ -613,6 +615,8 @@ impl<'a> P<'a> {
             "GETMETADATA" => self.getmetadata()?,
             "SETMETADATA" => self.setmetadata()?,
             "SEARCH" => self.search(false)?,
+            "SORT" => self.sort(false)?,
+            "THREAD" => self.thread(false)?,
             "FETCH" => self.fetch(false)?,
             "STORE" => self.store(false)?,
             "COPY" | "MOVE" => self.copy_move(name == "MOVE", false)?,
@@ -1253,6 +1257,8 @@ impl<'a> P<'a> {
             "FETCH" => self.fetch(true),
             "STORE" => self.store(true),
             "SEARCH" => self.search(true),
+            "SORT" => self.sort(true),
+            "THREAD" => self.thread(true),
             "COPY" => self.copy_move(false, true),
             "MOVE" => self.copy_move(true, true),
             "EXPUNGE" => {
@@ -1734,6 +1740,129 @@ impl<'a> P<'a> {
         Ok(CommandKind::Search(SearchArgs {
             uid,
             ret,
+            charset,
+            key,
+        }))
+    }
+
+    /// The search keys after SORT's or THREAD's charset, ANDed.
+    fn search_keys(&mut self) -> R<SearchKey> {
+        let mut last = String::new();
+        let mut keys = Vec::new();
+        loop {
+            keys.push(self.search_key(&mut last, 0)?);
+            if !self.eat(b' ') {
+                break;
+            }
+        }
+        if !self.at_end() {
+            return self.bad("Invalid Search criteria");
+        }
+        self.end()?;
+        Ok(if keys.len() == 1 {
+            keys.pop().unwrap_or(SearchKey::All)
+        } else {
+            SearchKey::And(keys)
+        })
+    }
+
+    /// SORT's or THREAD's charset and the space after it.
+    fn sort_charset(&mut self) -> R<String> {
+        let c = self.astring()?;
+        self.sp()?;
+        Ok(String::from_utf8_lossy(&c).to_ascii_uppercase())
+    }
+
+    fn sort(&mut self, uid: bool) -> R<CommandKind> {
+        self.sp_or_missing()?;
+        let mut ret = None;
+        if self.s[self.pos..].len() >= 6
+            && self.s[self.pos..self.pos + 6].eq_ignore_ascii_case(b"RETURN")
+        {
+            self.pos += 6;
+            if !(self.eat(b' ') && self.eat(b'(')) {
+                return self.missing();
+            }
+            let mut opts = Vec::new();
+            loop {
+                if self.eat(b')') {
+                    break;
+                }
+                let o = self.word_upper();
+                match o.as_str() {
+                    "MIN" | "MAX" | "ALL" | "COUNT" => opts.push(o),
+                    _ => {
+                        return self.bad(format!(
+                            "Invalid Sort return option {}",
+                            o.to_ascii_lowercase()
+                        ))
+                    }
+                }
+                if self.eat(b')') {
+                    break;
+                }
+                if !self.eat(b' ') {
+                    return self.bad("Missing close parenthesis in Sort");
+                }
+            }
+            ret = Some(opts);
+            self.sp()?;
+        }
+        if !self.eat(b'(') {
+            return self.bad("Missing Sort criteria");
+        }
+        let mut criteria = Vec::new();
+        let mut reverse = false;
+        loop {
+            let w = self.word_upper();
+            match w.as_str() {
+                "REVERSE" => reverse = true,
+                "ARRIVAL" | "CC" | "DATE" | "FROM" | "SIZE" | "SUBJECT" | "TO" | "DISPLAYFROM"
+                | "DISPLAYTO" | "MODSEQ" | "UID" => {
+                    criteria.push(SortCriterion {
+                        reverse: std::mem::take(&mut reverse),
+                        key: w,
+                    });
+                }
+                _ => return self.bad(format!("Invalid Sort criterion {}", w.to_ascii_lowercase())),
+            }
+            if self.eat(b')') {
+                break;
+            }
+            if !self.eat(b' ') {
+                return self.bad("Missing close parenthesis in Sort");
+            }
+        }
+        if reverse || criteria.is_empty() {
+            return self.bad("Missing Sort criterion");
+        }
+        self.sp()?;
+        let charset = self.sort_charset()?;
+        let key = self.search_keys()?;
+        Ok(CommandKind::Sort(SortArgs {
+            uid,
+            ret,
+            criteria,
+            charset,
+            key,
+        }))
+    }
+
+    fn thread(&mut self, uid: bool) -> R<CommandKind> {
+        self.sp_or_missing()?;
+        let algorithm = self.word_upper();
+        if !matches!(algorithm.as_str(), "ORDEREDSUBJECT" | "REFERENCES" | "REFS") {
+            if algorithm.is_empty() {
+                return self.missing();
+            }
+            return self.bad(format!("Invalid Thread algorithm {algorithm}"));
+        }
+        self.sp()?;
+        let charset = self.sort_charset()?;
+        let key = self.search_keys()?;
+        Ok(CommandKind::Thread(ThreadArgs {
+            uid,
+            algorithm,
             charset,
             key,
         }))

@@ -245,6 +245,14 @@ fn cyrus_error_texts() {
         ("b20 SEARCH ALL )", "b20 BAD Invalid Search criteria"),
         ("b23 SEARCH ()", "b23 BAD Invalid Search criteria"),
         ("a029 SEARCH FOOBAR", "a029 BAD Invalid Search criteria"),
+        (
+            "a031 SORT (FOO) UTF-8 ALL",
+            "a031 BAD Invalid Sort criterion foo",
+        ),
+        (
+            "a032 THREAD FOO UTF-8 ALL",
+            "a032 BAD Invalid Thread algorithm FOO",
+        ),
         ("i9 UID SEARCH FOO", "i9 BAD Invalid Search criteria"),
         ("c1 LIST", "c1 BAD Missing required argument to List"),
         (
@@ -1227,5 +1235,47 @@ fn prefix_checks() {
     assert_eq!(
         append_mailbox(b"a APPEND \"Sent Items\" {5}\r\n", 9),
         Some("Sent Items".into())
+    );
+}
+
+#[test]
+fn sort_and_thread() {
+    let crit = |reverse, key: &str| SortCriterion {
+        reverse,
+        key: key.into(),
+    };
+    assert_eq!(
+        kind("a UID SORT RETURN (MIN COUNT) (REVERSE ARRIVAL subject) utf-8 UNSEEN FROM x"),
+        CommandKind::Sort(SortArgs {
+            uid: true,
+            ret: Some(vec!["MIN".into(), "COUNT".into()]),
+            criteria: vec![crit(true, "ARRIVAL"), crit(false, "SUBJECT")],
+            charset: "UTF-8".into(),
+            key: SearchKey::And(vec![
+                SearchKey::NotFlag("\\Seen".into()),
+                SearchKey::Header("From".into(), b"x".to_vec())
+            ]),
+        })
+    );
+    assert_eq!(
+        kind("a THREAD REFS US-ASCII ALL"),
+        CommandKind::Thread(ThreadArgs {
+            uid: false,
+            algorithm: "REFS".into(),
+            charset: "US-ASCII".into(),
+            key: SearchKey::All,
+        })
+    );
+    assert_eq!(
+        bad("a SORT (REVERSE) UTF-8 ALL"),
+        "a BAD Missing Sort criterion"
+    );
+    assert_eq!(
+        bad("a SORT (DATE) UTF-8"),
+        "a BAD Missing required argument to Sort"
+    );
+    assert_eq!(
+        bad("a THREAD REFS UTF-8 FOO"),
+        "a BAD Invalid Search criteria"
     );
 }
