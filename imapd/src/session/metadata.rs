@@ -93,6 +93,31 @@ impl Session {
                 return self.no(tag, IOERROR);
             }
         };
+        // Cyrus answers for every requested entry in every requested scope (asking for
+        // /private/specialuse and /shared/comment also reports /shared/specialuse).
+        let mut entries_wanted: Vec<String> = Vec::new();
+        let mut scopes: Vec<Scope> = Vec::new();
+        for (_, (scope, entry)) in &split {
+            if !entries_wanted.contains(entry) {
+                entries_wanted.push(entry.clone());
+            }
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+        let split: Vec<(String, (Scope, String))> = entries_wanted
+            .iter()
+            .flat_map(|e| {
+                scopes.iter().map(move |s| {
+                    let prefix = if *s == Scope::Shared {
+                        "/shared"
+                    } else {
+                        "/private"
+                    };
+                    (format!("{prefix}{e}"), (s.clone(), e.clone()))
+                })
+            })
+            .collect();
         let mut found: Vec<(String, Option<Vec<u8>>)> = Vec::new();
         for (name, (scope, entry)) in &split {
             let v = db

@@ -197,6 +197,27 @@ impl Session {
         self.line(&format!("{tag} BAD {text}"));
     }
 
+    /// Answers `<tag> NO <text>` for a command the reader refused.
+    pub fn refuse(&mut self, tag: &str, text: &str) {
+        self.no(tag, text);
+    }
+
+    /// Whether a mailbox is selected (the reader refuses selected-state commands early).
+    pub fn is_selected(&self) -> bool {
+        matches!(self.state, State::Selected(_))
+    }
+
+    /// Before inviting an APPEND's message: `Some(text)` for the NO Cyrus answers instead
+    /// of `+ go ahead` (no such mailbox, no `i` right), so the client sends no bytes.
+    pub fn append_precheck(&mut self, mailbox: &str) -> Option<String> {
+        match self.lookup(mailbox) {
+            Ok(t) if t.rights.has(cyrus::acl::Rights::INSERT) => None,
+            Ok(_) => Some(names::DENIED.to_string()),
+            Err(names::Miss::Io) => Some(names::IOERROR.to_string()),
+            Err(_) => Some("[TRYCREATE] Mailbox does not exist".to_string()),
+        }
+    }
+
     /// Says goodbye before the loop closes the connection (idle timeout, fatal input).
     pub fn bye(&mut self, text: &str) {
         self.line(&format!("* BYE {text}"));
