@@ -106,9 +106,10 @@ fn transcript_searches_answer_as_cyrus() {
     let ex = exchanges(&text);
     let dir = scratch("transcript");
     let mut mb = build(&dir, &[]);
-    for e in ex.iter().filter(|e| {
-        std::str::from_utf8(&e.command).is_ok_and(|c| c.contains(" APPEND INBOX "))
-    }) {
+    for e in ex
+        .iter()
+        .filter(|e| std::str::from_utf8(&e.command).is_ok_and(|c| c.contains(" APPEND INBOX ")))
+    {
         let (flags, date, bytes) = append_args(&e.command);
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         append(
@@ -137,7 +138,11 @@ fn transcript_searches_answer_as_cyrus() {
     // Same state as the transcript's a033 FETCH shows.
     let a033 = ex.iter().find(|e| e.tag == "a033").unwrap();
     for (line, rec) in a033.untagged.iter().zip(mb.records()) {
-        let want_modseq = line.split("MODSEQ (").nth(1).unwrap().trim_end_matches("))");
+        let want_modseq = line
+            .split("MODSEQ (")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches("))");
         assert_eq!(want_modseq, rec.modseq.to_string(), "{line}");
         assert_eq!(
             line.contains("\\Seen"),
