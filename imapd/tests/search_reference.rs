@@ -211,6 +211,19 @@ const CASES: &[(&[u8], &str)] = &[
         (b"SEARCH RETURN (COUNT) MODSEQ 100", "* ESEARCH (TAG \"T\") COUNT 0\r\n"),
         (b"SEARCH RETURN (ALL) MODSEQ 100", "* ESEARCH (TAG \"T\")\r\n"),
         (b"SEARCH RETURN (MIN MAX) MODSEQ 27", "* ESEARCH (TAG \"T\") MIN 11 MAX 11 MODSEQ 27\r\n"),
+        (b"SEARCH CC \"Team:\"", "* SEARCH 11\r\n"),
+        (b"SEARCH HEADER Cc \"Team:\"", "* SEARCH 11\r\n"),
+        (b"SEARCH CC \"team: carol\"", "* SEARCH\r\n"),
+        (b"SEARCH HEADER Cc \"carol@example.net, dave\"", "* SEARCH\r\n"),
+        (b"SEARCH HEADER Cc \"<carol@example.net>\"", "* SEARCH 11\r\n"),
+        (b"SEARCH TO \"Alice Example <alice@example.org>,\"", "* SEARCH 11\r\n"),
+        // The raw To has `bob@example.org,`: HEADER To searches the same form TO does.
+        (b"SEARCH HEADER To \"<bob@example.org>,\"", "* SEARCH 11\r\n"),
+        (b"SEARCH CHARSET UTF-8 HEADER Subject \"caf\xc3\xa9 cr\xc3\xa8me and \xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\"", "* SEARCH 5\r\n"),
+        (b"SEARCH CHARSET UTF-8 HEADER Subject \"cr\xc3\xa8meand\"", "* SEARCH\r\n"),
+        (b"SEARCH FROM \"Secretary\"", "* SEARCH\r\n"),
+        (b"SEARCH HEADER Sender \"Secretary\"", "* SEARCH 11\r\n"),
+        (b"SEARCH HEADER Reply-To \"replies\"", "* SEARCH 11\r\n"),
 ];
 
 fn open_copy(name: &str) -> (std::path::PathBuf, Mailbox) {
