@@ -47,6 +47,7 @@ pub(super) enum Node {
     /// User flag number.
     Keyword(usize),
     Internal(Span),
+    /// On days (since the epoch) of the Date header, as written.
     Sent(Span),
     Larger(u64),
     Smaller(u64),
@@ -61,14 +62,26 @@ pub(super) enum Node {
 
 const DAY: i64 = 86_400;
 
+/// Days since 1970-01-01 of a date.
+fn day(d: Date) -> i64 {
+    cyrus::message::date::days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day))
+}
+
 /// The instant a day starts in the server's zone.
 fn midnight(d: Date, utc_offset: i32) -> i64 {
-    let days = cyrus::message::date::days_from_civil(
-        i64::from(d.year),
-        u32::from(d.month),
-        u32::from(d.day),
-    );
-    days * DAY - i64::from(utc_offset)
+    day(d) * DAY - i64::from(utc_offset)
+}
+
+/// The day of the Date header a record stores: `sentdate` is that day's midnight in the zone
+/// of whoever wrote the index (UTC for us, local time for Cyrus), so the nearest UTC midnight
+/// names the day for any zone within 12 hours. Without a usable Date (0), Cyrus dates the
+/// message by its arrival: checked, a message without Date is SENTON its internal date.
+pub(super) fn sent_day(sentdate: u32, internaldate: u32, utc_offset: i32) -> i64 {
+    if sentdate != 0 {
+        (i64::from(sentdate) + DAY / 2).div_euclid(DAY)
+    } else {
+        (i64::from(internaldate) + i64::from(utc_offset)).div_euclid(DAY)
+    }
 }
 
 struct Compiler<'a> {
@@ -161,15 +174,12 @@ impl Compiler<'_> {
                 })
             }
             SearchKey::Since(d) => Node::Internal(since(self.date(*d).0)),
-            SearchKey::SentBefore(d) => Node::Sent(before(self.date(*d).0)),
-            SearchKey::SentOn(d) => {
-                let (lo, hi) = self.date(*d);
-                Node::Sent(Span {
-                    lo: Some(lo),
-                    hi: Some(hi),
-                })
-            }
-            SearchKey::SentSince(d) => Node::Sent(since(self.date(*d).0)),
+            SearchKey::SentBefore(d) => Node::Sent(before(day(*d))),
+            SearchKey::SentOn(d) => Node::Sent(Span {
+                lo: Some(day(*d)),
+                hi: Some(day(*d) + 1),
+            }),
+            SearchKey::SentSince(d) => Node::Sent(since(day(*d))),
             SearchKey::Larger(n) => Node::Larger(*n),
             SearchKey::Smaller(n) => Node::Smaller(*n),
             SearchKey::Modseq(n) => {
@@ -239,6 +249,27 @@ mod tests {
         ];
         for (date, off, want) in cases {
             assert_eq!(midnight(date, off), want, "{date:?} {off}");
+        }
+    }
+
+    #[test]
+    fn sent_day_table() {
+        let jan2 = 19_724;
+        let cases = [
+            // sentdate written at UTC midnight, and at local midnight east and west of it.
+            (1_704_153_600, 0, 0, jan2),
+            (1_704_153_600 - 3600 * 10, 0, 0, jan2),
+            (1_704_153_600 + 3600 * 11, 0, 0, jan2),
+            // No Date: the internal date's day in the server's zone.
+            (0, 1_704_153_600 - 60, 0, jan2 - 1),
+            (0, 1_704_153_600 - 60, 3600, jan2),
+        ];
+        for (sent, internal, off, want) in cases {
+            assert_eq!(
+                sent_day(sent, internal, off),
+                want,
+                "{sent} {internal} {off}"
+            );
         }
     }
 

@@ -118,6 +118,7 @@ pub fn search(
     let limits = eval::Limits {
         max_seq: msgs.last().map_or(0, |m| m.seq),
         max_uid: msgs.last().map_or(0, |m| m.record.uid),
+        utc_offset: opts.utc_offset,
     };
     let mut out = Outcome::default();
     let mut highest = 0;

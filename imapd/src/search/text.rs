@@ -148,9 +148,10 @@ impl<'a> Message<'a> {
     fn load_body(&mut self) -> Option<Pieces> {
         let path = self.mailbox.dir().join(cyrus::mailbox::cache::FILE_NAME);
         let section = self.cache()?.section(&path).ok()?;
-        let file = self.file(true)?.to_vec();
+        self.file(true)?;
+        let file = self.file.as_ref()?.as_deref()?;
         let mut w = Walker {
-            file: &file,
+            file,
             opts: self.opts,
             out: Vec::new(),
             depth: 0,
