@@ -31,14 +31,14 @@ const KEYS: &[&[u8]] = &[
 fn nested(depth: usize) -> Vec<u8> {
     let mut m = b"Content-Type: text/plain; charset=utf-8\r\n\r\ninnermost x\r\n".to_vec();
     for i in 0..depth {
-        let mut outer = if i % 2 == 0 {
+        let mut outer = if i.is_multiple_of(2) {
             format!("Subject: level {i}\r\nContent-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n")
                 .into_bytes()
         } else {
             b"Content-Type: message/rfc822\r\n\r\n".to_vec()
         };
         outer.extend_from_slice(&m);
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             outer.extend_from_slice(format!("\r\n--b{i}--\r\n").as_bytes());
         }
         m = outer;
@@ -77,7 +77,7 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let r = (s >> 33) as usize;
-        if r % 3 == 0 {
+        if r.is_multiple_of(3) {
             out.push((r >> 8) as u8);
         } else {
             out.extend_from_slice(BITS[r % BITS.len()]);
