@@ -224,6 +224,49 @@ const CASES: &[(&[u8], &str)] = &[
         (b"SEARCH FROM \"Secretary\"", "* SEARCH\r\n"),
         (b"SEARCH HEADER Sender \"Secretary\"", "* SEARCH 11\r\n"),
         (b"SEARCH HEADER Reply-To \"replies\"", "* SEARCH 11\r\n"),
+        // Folding probes: compatibility forms, odd spaces, invisible characters.
+        // SEARCH CHARSET UTF-8 BODY "ınner"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xc4\xb1nner\"", "* SEARCH 6\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "ℌello"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xe2\x84\x8cello\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "hello alice"
+        (b"SEARCH CHARSET UTF-8 BODY \"hello alice\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "hello alice"
+        (b"SEARCH CHARSET UTF-8 BODY \"hello alice\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "he­llo"
+        (b"SEARCH CHARSET UTF-8 BODY \"he\xc2\xadllo\"", "* SEARCH\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "hel​lo"
+        (b"SEARCH CHARSET UTF-8 BODY \"hel\xe2\x80\x8blo\"", "* SEARCH\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "ｈｅｌｌｏ　ａｌｉｃｅ"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xef\xbd\x88\xef\xbd\x85\xef\xbd\x8c\xef\xbd\x8c\xef\xbd\x8f\xe3\x80\x80\xef\xbd\x81\xef\xbd\x8c\xef\xbd\x89\xef\xbd\x83\xef\xbd\x85\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "ℍello"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xe2\x84\x8dello\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "𝐇ello"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xf0\x9d\x90\x87ello\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "heĺlo"
+        (b"SEARCH CHARSET UTF-8 BODY \"he\xc4\xbalo\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "Alice﹐"
+        (b"SEARCH CHARSET UTF-8 BODY \"Alice\xef\xb9\x90\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "ſome"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xc5\xbfome\"", "* SEARCH\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "Ǉ"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xc7\x87\"", "* SEARCH\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "№"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xe2\x84\x96\"", "* SEARCH\r\n"),
+        // SEARCH CHARSET UTF-8 BODY " Hello"
+        (b"SEARCH CHARSET UTF-8 BODY \" Hello\"", "* SEARCH\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "ᴴello"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xe1\xb4\xb4ello\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "Ⓗello"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xe2\x92\xbdello\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "ℎello"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xe2\x84\x8eello\"", "* SEARCH\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "Ｈello"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xef\xbc\xa8ello\"", "* SEARCH 1\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "Ｈ"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xef\xbc\xa8\"", "* SEARCH 1 2 3 6 7 8 13 14 15\r\n"),
+        // SEARCH CHARSET UTF-8 BODY "ℋ"
+        (b"SEARCH CHARSET UTF-8 BODY \"\xe2\x84\x8b\"", "* SEARCH 1 2 3 6 7 8 13 14 15\r\n"),
 ];
 
 fn open_copy(name: &str) -> (std::path::PathBuf, Mailbox) {
