@@ -15,7 +15,7 @@ mod eval;
 pub mod reply;
 mod text;
 
-pub use reply::reply;
+pub use reply::{completed, reply};
 
 use crate::proto::command::SearchArgs;
 use cyrus::charset::FoldOptions;
