@@ -142,6 +142,15 @@ mod data {
             (b"SEARCH RETURN (MIN MAX) 2:3", "* ESEARCH (TAG \"T\") MIN 2 MAX 3\r\n"),
             (b"UID SEARCH RETURN (ALL COUNT) OR 1 4", "* ESEARCH (TAG \"T\") UID COUNT 2 ALL 1,4\r\n"),
     ];
+
+    /// A delivery report: which of its parts BODY sees (Cyrus: the texts only).
+    pub const D_MSG: &[u8] = b"From: t <t@x>\r\nSubject: dsn\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\nplainword\r\n--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; dsnword\r\n--r\r\nContent-Type: text/rfc822-headers\r\n\r\nSubject: hdrword\r\n--r\r\nContent-Type: message/partial; id=x\r\n\r\npartialword\r\n--r--\r\n";
+    pub const D_CASES: &[(&[u8], &str)] = &[
+        (b"SEARCH BODY plainword", "* SEARCH 1\r\n"),
+        (b"SEARCH BODY dsnword", "* SEARCH\r\n"),
+        (b"SEARCH BODY hdrword", "* SEARCH 1\r\n"),
+        (b"SEARCH BODY partialword", "* SEARCH\r\n"),
+    ];
 }
 use data::*;
 
@@ -211,6 +220,12 @@ fn scratch_folders_answer_as_cyrus() {
         })
         .collect();
     check("v", v, V_CASES, &opts);
+    let d = vec![NewMsg {
+        bytes: D_MSG.to_vec(),
+        internaldate: JAN_2024,
+        flags: &[],
+    }];
+    check("d", d, D_CASES, &opts);
 }
 
 #[test]
