@@ -1,7 +1,7 @@
 //! Tests one message against a compiled program. Index-only keys never touch a file; text
 //! keys pull what they need through [`Message`], which keeps it for the next key.
 
-use super::compile::{sent_day, Node, Pattern, Span};
+use super::compile::{sent_day, Node, Pattern, Span, Zone};
 use super::text::Message;
 use cyrus::mailbox::cache::Item;
 
@@ -10,7 +10,7 @@ use cyrus::mailbox::cache::Item;
 pub(super) struct Limits {
     pub max_seq: u32,
     pub max_uid: u32,
-    pub utc_offset: i32,
+    pub zone: Zone,
 }
 
 fn within(span: Span, t: i64) -> bool {
@@ -40,10 +40,7 @@ pub(super) fn matches(node: &Node, m: &mut Message<'_>, lim: &Limits) -> bool {
             .get(n / 32)
             .is_some_and(|w| w & (1 << (n % 32)) != 0),
         Node::Internal(span) => within(*span, i64::from(rec.internaldate)),
-        Node::Sent(span) => within(
-            *span,
-            sent_day(rec.sentdate, rec.internaldate, lim.utc_offset),
-        ),
+        Node::Sent(span) => within(*span, sent_day(rec.sentdate, rec.internaldate, lim.zone)),
         Node::Larger(n) => u64::from(rec.size) > *n,
         Node::Smaller(n) => u64::from(rec.size) < *n,
         Node::Modseq(n) => rec.modseq >= *n,
