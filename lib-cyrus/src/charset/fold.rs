@@ -38,6 +38,16 @@ pub struct FoldOptions {
     pub whitespace: Whitespace,
 }
 
+impl FoldOptions {
+    /// The options imapd.conf sets (`search_skipdiacrit`, `search_whitespace`).
+    pub fn from_config(conf: &crate::config::Config) -> FoldOptions {
+        FoldOptions {
+            skip_diacritics: conf.switch("search_skipdiacrit"),
+            whitespace: Whitespace::from_option(conf.string("search_whitespace").unwrap_or("")),
+        }
+    }
+}
+
 impl Default for FoldOptions {
     /// Cyrus 3.6's defaults: diacritics skipped, whitespace merged.
     fn default() -> Self {
@@ -186,5 +196,18 @@ mod tests {
         let mut s = String::from("a ");
         fold_into(" b", FoldOptions::default(), &mut s);
         assert_eq!(s, "a b");
+        let conf = |text: &str| {
+            let text = format!("configdirectory: /nonexistent\n{text}");
+            let c = crate::config::Config::parse(&text, std::path::Path::new("x"), None).unwrap();
+            FoldOptions::from_config(&c)
+        };
+        assert_eq!(conf(""), FoldOptions::default());
+        assert_eq!(
+            conf("search_skipdiacrit: no\nsearch_whitespace: skip\n"),
+            FoldOptions {
+                skip_diacritics: false,
+                whitespace: Whitespace::Skip
+            }
+        );
     }
 }
