@@ -47,6 +47,7 @@ pub(super) enum Node {
     /// User flag number.
     Keyword(usize),
     Internal(Span),
+    /// On days (since the epoch) of the Date header, as written.
     Sent(Span),
     Larger(u64),
     Smaller(u64),
@@ -61,18 +62,54 @@ pub(super) enum Node {
 
 const DAY: i64 = 86_400;
 
-/// The instant a day starts in the server's zone.
-fn midnight(d: Date, utc_offset: i32) -> i64 {
-    let days = cyrus::message::date::days_from_civil(
-        i64::from(d.year),
-        u32::from(d.month),
-        u32::from(d.day),
-    );
-    days * DAY - i64::from(utc_offset)
+/// Days since 1970-01-01 of a date.
+fn day(d: Date) -> i64 {
+    cyrus::message::date::days_from_civil(i64::from(d.year), u32::from(d.month), u32::from(d.day))
+}
+
+/// The server's zone.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Zone {
+    /// Always this many seconds east of UTC.
+    Fixed(i32),
+    /// The offset at each instant.
+    Varying(fn(i64) -> i32),
+}
+
+impl Zone {
+    /// Seconds east of UTC at instant `t`.
+    pub fn offset(self, t: i64) -> i64 {
+        i64::from(match self {
+            Zone::Fixed(o) => o,
+            Zone::Varying(f) => f(t),
+        })
+    }
+}
+
+/// The instant a day starts in the server's zone: the `t` with `t + offset(t)` at the day's
+/// UTC midnight, found by taking the offset at a first guess and once more at the result.
+fn midnight(d: Date, zone: Zone) -> i64 {
+    let utc = day(d) * DAY;
+    let guess = utc - zone.offset(utc);
+    utc - zone.offset(guess)
+}
+
+/// The day of the Date header a record stores: `sentdate` is that day's midnight in the zone
+/// of whoever wrote the index (UTC for us, local time for Cyrus), so the nearest UTC midnight
+/// names the day for any zone within 12 hours. Without a usable Date (0), Cyrus dates the
+/// message by its arrival: checked, a message without Date is SENTON its internal date.
+pub(super) fn sent_day(sentdate: u32, internaldate: u32, zone: Zone) -> i64 {
+    if sentdate != 0 {
+        (i64::from(sentdate) + DAY / 2).div_euclid(DAY)
+    } else {
+        let t = i64::from(internaldate);
+        (t + zone.offset(t)).div_euclid(DAY)
+    }
 }
 
 struct Compiler<'a> {
     mailbox: &'a Mailbox,
+    zone: Zone,
     charset: Charset,
     opts: &'a Options,
     uses_modseq: bool,
@@ -102,7 +139,7 @@ impl Compiler<'_> {
     }
 
     fn date(&self, d: Date) -> (i64, i64) {
-        let lo = midnight(d, self.opts.utc_offset);
+        let lo = midnight(d, self.zone);
         (lo, lo + DAY)
     }
 
@@ -161,15 +198,12 @@ impl Compiler<'_> {
                 })
             }
             SearchKey::Since(d) => Node::Internal(since(self.date(*d).0)),
-            SearchKey::SentBefore(d) => Node::Sent(before(self.date(*d).0)),
-            SearchKey::SentOn(d) => {
-                let (lo, hi) = self.date(*d);
-                Node::Sent(Span {
-                    lo: Some(lo),
-                    hi: Some(hi),
-                })
-            }
-            SearchKey::SentSince(d) => Node::Sent(since(self.date(*d).0)),
+            SearchKey::SentBefore(d) => Node::Sent(before(day(*d))),
+            SearchKey::SentOn(d) => Node::Sent(Span {
+                lo: Some(day(*d)),
+                hi: Some(day(*d) + 1),
+            }),
+            SearchKey::SentSince(d) => Node::Sent(since(day(*d))),
             SearchKey::Larger(n) => Node::Larger(*n),
             SearchKey::Smaller(n) => Node::Smaller(*n),
             SearchKey::Modseq(n) => {
@@ -213,6 +247,7 @@ pub(super) fn compile(mailbox: &Mailbox, args: &SearchArgs, opts: &Options) -> P
         .unwrap_or(Charset::US_ASCII);
     let mut c = Compiler {
         mailbox,
+        zone: opts.zone_fn(),
         charset,
         opts,
         uses_modseq: false,
@@ -238,7 +273,38 @@ mod tests {
             (d(2024, 2, 29), -18_000, 1_709_182_800),
         ];
         for (date, off, want) in cases {
-            assert_eq!(midnight(date, off), want, "{date:?} {off}");
+            assert_eq!(midnight(date, Zone::Fixed(off)), want, "{date:?} {off}");
+        }
+        // A zone at +1 before 2024-03-31 01:00 UTC and +2 after (central Europe).
+        fn cet(t: i64) -> i32 {
+            if t < 1_711_846_800 {
+                3600
+            } else {
+                7200
+            }
+        }
+        assert_eq!(midnight(d(2024, 3, 31), Zone::Varying(cet)), 1_711_839_600);
+        assert_eq!(midnight(d(2024, 4, 1), Zone::Varying(cet)), 1_711_922_400);
+    }
+
+    #[test]
+    fn sent_day_table() {
+        let jan2 = 19_724;
+        let cases = [
+            // sentdate written at UTC midnight, and at local midnight east and west of it.
+            (1_704_153_600, 0, 0, jan2),
+            (1_704_153_600 - 3600 * 10, 0, 0, jan2),
+            (1_704_153_600 + 3600 * 11, 0, 0, jan2),
+            // No Date: the internal date's day in the server's zone.
+            (0, 1_704_153_600 - 60, 0, jan2 - 1),
+            (0, 1_704_153_600 - 60, 3600, jan2),
+        ];
+        for (sent, internal, off, want) in cases {
+            assert_eq!(
+                sent_day(sent, internal, Zone::Fixed(off)),
+                want,
+                "{sent} {internal} {off}"
+            );
         }
     }
 

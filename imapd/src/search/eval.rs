@@ -1,14 +1,16 @@
 //! Tests one message against a compiled program. Index-only keys never touch a file; text
 //! keys pull what they need through [`Message`], which keeps it for the next key.
 
-use super::compile::{Node, Pattern, Span};
+use super::compile::{sent_day, Node, Pattern, Span, Zone};
 use super::text::Message;
 use cyrus::mailbox::cache::Item;
 
-/// The largest sequence number and UID in the session, which `*` stands for.
+/// What every message is tested in: the largest sequence number and UID in the session,
+/// which `*` stands for, and the server's zone.
 pub(super) struct Limits {
     pub max_seq: u32,
     pub max_uid: u32,
+    pub zone: Zone,
 }
 
 fn within(span: Span, t: i64) -> bool {
@@ -38,16 +40,7 @@ pub(super) fn matches(node: &Node, m: &mut Message<'_>, lim: &Limits) -> bool {
             .get(n / 32)
             .is_some_and(|w| w & (1 << (n % 32)) != 0),
         Node::Internal(span) => within(*span, i64::from(rec.internaldate)),
-        // Without a usable Date: the index holds 0 and Cyrus dates the message by its
-        // arrival instead (checked: a message without Date is SENTON its internal date).
-        Node::Sent(span) => {
-            let t = if rec.sentdate != 0 {
-                rec.sentdate
-            } else {
-                rec.internaldate
-            };
-            within(*span, i64::from(t))
-        }
+        Node::Sent(span) => within(*span, sent_day(rec.sentdate, rec.internaldate, lim.zone)),
         Node::Larger(n) => u64::from(rec.size) > *n,
         Node::Smaller(n) => u64::from(rec.size) < *n,
         Node::Modseq(n) => rec.modseq >= *n,

@@ -15,7 +15,7 @@ mod eval;
 pub mod reply;
 mod text;
 
-pub use reply::reply;
+pub use reply::{completed, reply};
 
 use crate::proto::command::SearchArgs;
 use cyrus::charset::FoldOptions;
@@ -43,6 +43,10 @@ pub struct Options {
     /// The server's zone, seconds east of UTC: dates in BEFORE/ON/SINCE and SENT* are days
     /// of this zone, as Cyrus takes them in the process's local time (UTC for the reference).
     pub utc_offset: i32,
+    /// The zone's offset at a given instant, where it changes (summer time); when set it is
+    /// used instead of `utc_offset`, so every day starts at its own local midnight as
+    /// Cyrus's `mktime` has it.
+    pub zone: Option<fn(i64) -> i32>,
     /// imapd.conf `search_skipdiacrit` and `search_whitespace`.
     pub fold: FoldOptions,
     /// Search body parts in every charset we can decode. Off, as Cyrus 3.6 does: it looks only
@@ -57,8 +61,19 @@ impl Options {
         Options {
             now,
             utc_offset: 0,
+            zone: None,
             fold: FoldOptions::default(),
             all_body_charsets: false,
+        }
+    }
+}
+
+impl Options {
+    /// The zone as one function of the instant.
+    fn zone_fn(&self) -> compile::Zone {
+        match self.zone {
+            Some(f) => compile::Zone::Varying(f),
+            None => compile::Zone::Fixed(self.utc_offset),
         }
     }
 }
@@ -118,6 +133,7 @@ pub fn search(
     let limits = eval::Limits {
         max_seq: msgs.last().map_or(0, |m| m.seq),
         max_uid: msgs.last().map_or(0, |m| m.record.uid),
+        zone: opts.zone_fn(),
     };
     let mut out = Outcome::default();
     let mut highest = 0;

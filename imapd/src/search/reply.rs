@@ -57,6 +57,16 @@ pub fn reply(tag: &str, args: &SearchArgs, outcome: &Outcome) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The text of the tagged OK after a search, as Cyrus words it: `Completed (3 msgs in 0.001
+/// secs)`, counting every match whatever RETURN asked for.
+pub fn completed(outcome: &Outcome, elapsed: std::time::Duration) -> String {
+    format!(
+        "Completed ({} msgs in {:.3} secs)",
+        outcome.numbers.len(),
+        elapsed.as_secs_f64()
+    )
+}
+
 /// Writes `s` as an IMAP quoted string.
 fn quote(out: &mut String, s: &str) {
     out.push('"');
@@ -173,6 +183,19 @@ mod tests {
         }
         let tricky = reply("a\"b", &args(false, Some(&[])), &out(&[1], None));
         assert_eq!(tricky, b"* ESEARCH (TAG \"a\\\"b\") ALL 1\r\n");
+    }
+
+    #[test]
+    fn completed_text() {
+        let ms = std::time::Duration::from_millis;
+        assert_eq!(
+            completed(&out(&[], None), ms(0)),
+            "Completed (0 msgs in 0.000 secs)"
+        );
+        assert_eq!(
+            completed(&out(&[1, 2, 3], Some(4)), ms(1234)),
+            "Completed (3 msgs in 1.234 secs)"
+        );
     }
 
     #[test]

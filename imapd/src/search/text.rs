@@ -3,9 +3,9 @@
 //! header fields, the SECTION part map), the message header, and the folded BODY pieces.
 //!
 //! What Cyrus 3.6 puts in BODY, checked against Debian's build: the content of every text
-//! part (and message/* other than rfc822) in UTF-8 or US-ASCII, transfer-decoded; the MIME
-//! header of every sub-part; the header of every encapsulated message/rfc822. Not the top
-//! header (TEXT adds it), preambles, epilogues, boundaries, non-text content, parts in an
+//! part in UTF-8 or US-ASCII, transfer-decoded; the MIME header of every sub-part; the header
+//! of every encapsulated message/rfc822. Not the top header (TEXT adds it), preambles,
+//! epilogues, boundaries, non-text content (message/delivery-status included), parts in an
 //! unknown transfer encoding, or (see [`super::Options`]) parts in other charsets. Header text
 //! has its RFC 2047 words decoded; raw 8-bit bytes outside them match nothing.
 
@@ -148,9 +148,10 @@ impl<'a> Message<'a> {
     fn load_body(&mut self) -> Option<Pieces> {
         let path = self.mailbox.dir().join(cyrus::mailbox::cache::FILE_NAME);
         let section = self.cache()?.section(&path).ok()?;
-        let file = self.file(true)?.to_vec();
+        self.file(true)?;
+        let file = self.file.as_ref()?.as_deref()?;
         let mut w = Walker {
-            file: &file,
+            file,
             opts: self.opts,
             out: Vec::new(),
             depth: 0,
@@ -238,6 +239,22 @@ impl Walker<'_> {
             .unwrap_or_default()
     }
 
+    /// Whether a part is message/* (other than rfc822, which has a subtree): SECTION gives
+    /// those the charset of a US-ASCII text, so only their Content-Type tells them apart.
+    fn is_message(&self, e: &PartEntry) -> bool {
+        if e.header_size == u32::MAX {
+            return false;
+        }
+        fields(self.slice(e.header_offset, e.header_size))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(b"content-type"))
+            .last()
+            .is_some_and(|(_, v)| {
+                v.trim_ascii_start()
+                    .get(..8)
+                    .is_some_and(|t| t.eq_ignore_ascii_case(b"message/"))
+            })
+    }
+
     fn push_header(&mut self, e: &PartEntry) {
         if e.header_size == u32::MAX || e.header_size == 0 {
             return;
@@ -265,7 +282,7 @@ impl Walker<'_> {
             return;
         }
         let enc = Encoding::from_code(c.encoding);
-        if enc == Encoding::Unknown {
+        if enc == Encoding::Unknown || self.is_message(e) {
             return;
         }
         let decoded = enc.decode(self.slice(e.content_offset, e.content_size));

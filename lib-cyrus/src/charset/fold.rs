@@ -38,6 +38,16 @@ pub struct FoldOptions {
     pub whitespace: Whitespace,
 }
 
+impl FoldOptions {
+    /// The options imapd.conf sets (`search_skipdiacrit`, `search_whitespace`).
+    pub fn from_config(conf: &crate::config::Config) -> FoldOptions {
+        FoldOptions {
+            skip_diacritics: conf.switch("search_skipdiacrit"),
+            whitespace: Whitespace::from_option(conf.string("search_whitespace").unwrap_or("")),
+        }
+    }
+}
+
 impl Default for FoldOptions {
     /// Cyrus 3.6's defaults: diacritics skipped, whitespace merged.
     fn default() -> Self {
@@ -69,9 +79,17 @@ fn fold_char(c: char, opts: FoldOptions, out: &mut String) {
         out.extend(c.to_lowercase());
         return;
     }
-    // Cyrus's tables predate the capital sharp s, which it keeps as it is.
-    if c == '\u{1e9e}' || c.is_ascii() {
-        out.push(c.to_ascii_lowercase());
+    // Where Cyrus's tables differ from the Unicode data ours come from (each checked
+    // against Cyrus 3.6): it keeps the capital sharp s and the Planck constant as they are,
+    // and folds the dotless i to i.
+    let fixed = match c {
+        '\u{1e9e}' | '\u{210e}' => Some(c),
+        '\u{131}' => Some('i'),
+        _ if c.is_ascii() => Some(c.to_ascii_lowercase()),
+        _ => None,
+    };
+    if let Some(f) = fixed {
+        out.push(f);
         return;
     }
     if is_mark(c) {
@@ -136,6 +154,12 @@ mod tests {
             ("ﾃｷｽﾄ", "テキスト"),
             ("ﬁnd", "ﬁnd"),
             ("ẞ", "\u{1e9e}"),
+            ("ℎ", "\u{210e}"),
+            ("ınner", "inner"),
+            ("ℌ𝐇ᴴ", "hhh"),
+            ("Alice﹐", "alice,"),
+            ("hello\u{a0}\u{2003}\u{3000}alice", "hello alice"),
+            ("he\u{ad}l\u{200b}lo", "he\u{ad}l\u{200b}lo"),
             ("Hello  Alice", "hello alice"),
             ("a\tb \r\n c", "a b c"),
             ("René", "rene"),
@@ -172,5 +196,18 @@ mod tests {
         let mut s = String::from("a ");
         fold_into(" b", FoldOptions::default(), &mut s);
         assert_eq!(s, "a b");
+        let conf = |text: &str| {
+            let text = format!("configdirectory: /nonexistent\n{text}");
+            let c = crate::config::Config::parse(&text, std::path::Path::new("x"), None).unwrap();
+            FoldOptions::from_config(&c)
+        };
+        assert_eq!(conf(""), FoldOptions::default());
+        assert_eq!(
+            conf("search_skipdiacrit: no\nsearch_whitespace: skip\n"),
+            FoldOptions {
+                skip_diacritics: false,
+                whitespace: Whitespace::Skip
+            }
+        );
     }
 }

@@ -87,9 +87,7 @@ pub fn decode_with(s: &[u8], raw: Charset) -> String {
         }
         i += 1;
     }
-    out.push_str(&String::from_utf8_lossy(
-        s.get(plain_from..).unwrap_or_default(),
-    ));
+    raw.decode_into(s.get(plain_from..).unwrap_or_default(), &mut out);
     out
 }
 
@@ -128,7 +126,19 @@ mod tests {
         for (i, o) in cases {
             assert_eq!(decode(i), *o, "{:?}", String::from_utf8_lossy(i));
         }
-        let ascii = decode_with(b"caf\xc3\xa9 =?utf-8?q?caf=C3=A9?=", Charset::US_ASCII);
-        assert_eq!(ascii, "caf\u{fffd}\u{fffd} café");
+        let cases: &[(&[u8], &str)] = &[
+            (
+                b"caf\xc3\xa9 =?utf-8?q?caf=C3=A9?=",
+                "caf\u{fffd}\u{fffd} café",
+            ),
+            (
+                b"=?utf-8?q?caf=C3=A9?= caf\xc3\xa9",
+                "café caf\u{fffd}\u{fffd}",
+            ),
+            (b"caf\xc3\xa9", "caf\u{fffd}\u{fffd}"),
+        ];
+        for (i, o) in cases {
+            assert_eq!(decode_with(i, Charset::US_ASCII), *o);
+        }
     }
 }
