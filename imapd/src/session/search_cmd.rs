@@ -11,6 +11,7 @@ use crate::search::{self, MsgRef, Options};
 
 impl Session {
     pub(super) fn search(&mut self, tag: &str, args: &SearchArgs) {
+        let start = std::time::Instant::now();
         let Some(mb) = self.open_selected(LockMode::Read) else {
             return self.no(tag, IOERROR);
         };
@@ -33,16 +34,18 @@ impl Session {
             .collect();
         let mut opts = Options::new(cyrus::mboxlist::now());
         opts.utc_offset = cyrus::localtime::utc_offset(opts.now);
+        // Dates are days of the server's zone at each instant (summer time included).
+        opts.zone = Some(cyrus::localtime::utc_offset);
+        opts.fold = cyrus::charset::FoldOptions::from_config(&self.config);
         let outcome = search::search(&mb, &msgs, args, &opts);
         drop(msgs);
         drop(mb);
         match outcome {
             Ok(o) => {
-                let n = o.numbers.len();
                 let reply = search::reply(tag, args, &o);
                 self.out.extend_from_slice(&reply);
                 self.sync_selected(args.uid);
-                self.ok(tag, &format!("Completed ({n} msgs in 0.000 secs)"));
+                self.ok(tag, &search::reply::completed(&o, start.elapsed()));
             }
             Err(e) => self.bad(Some(tag), &e.to_string()),
         }
