@@ -263,3 +263,33 @@ fn greeting_capability_and_login_match_real_cyrus() {
     );
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
+
+/// Python's imaplib runs a whole client session (tests/clients/imaplib_session.py): folders,
+/// APPEND, SEARCH, FETCH, STORE, COPY, MOVE, EXPUNGE, RENAME, DELETE.
+#[test]
+fn python_imaplib_session_works() {
+    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    };
+    let Some(inst) = start("imapd-imaplib") else {
+        return;
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/imaplib_session.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .arg(inst.port.to_string())
+        .arg("alice")
+        .arg(REF_PASSWORD)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "imaplib session failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
