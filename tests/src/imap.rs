@@ -162,7 +162,10 @@ pub fn parse_transcript(text: &str) -> Vec<(Vec<String>, Vec<Exchange>)> {
                 continue;
             };
             // A continuation of a literal belongs to the command before it.
-            let continues = ex.last().is_some_and(|e| expects_more(&e.client));
+            // A refused APPEND (tagged NO instead of `+`) never got its literal.
+            let continues = ex.last().is_some_and(|e| {
+                expects_more(&e.client) && e.server.iter().all(|l| l.starts_with('+'))
+            });
             if continues {
                 if let Some(e) = ex.last_mut() {
                     e.client.push(c.to_string());

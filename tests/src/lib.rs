@@ -382,6 +382,16 @@ pub const REF_PASSWORD: &str = "secret";
 /// alice and bob. Returns the imapd.conf path; `None` (with a note) when something needed is
 /// missing, so the caller can skip.
 pub fn reference_instance(dir: &Scratch) -> Option<PathBuf> {
+    instance(dir, true)
+}
+
+/// [`reference_instance`] without the spool: the reference configuration and users over
+/// empty databases and partitions, as `cyrus-ref/start` began before recording transcripts.
+pub fn empty_instance(dir: &Scratch) -> Option<PathBuf> {
+    instance(dir, false)
+}
+
+fn instance(dir: &Scratch, with_spool: bool) -> Option<PathBuf> {
     let refdir = reference_dir();
     let spool = refdir.join("spool");
     if !spool.join("config").is_dir() || !spool.join("partition-default").is_dir() {
@@ -420,8 +430,9 @@ pub fn reference_instance(dir: &Scratch) -> Option<PathBuf> {
             .map(|s| s.success())
             .unwrap_or(false)
     };
-    if !copy(&spool.join("config"), &root.join("conf"))
-        || !copy(&spool.join("partition-default"), &root.join("spool"))
+    if with_spool
+        && (!copy(&spool.join("config"), &root.join("conf"))
+            || !copy(&spool.join("partition-default"), &root.join("spool")))
     {
         eprintln!("skipped: copying the reference spool failed");
         return None;

@@ -180,7 +180,9 @@ impl Session {
         let mut lines = Vec::new();
         let mut shown = BTreeSet::new();
         for c in &all {
-            if patterns.iter().any(|p| c.ext.starts_with(fixed_prefix(p))) {
+            // Cyrus counts the names it considered: the subscriptions for SUBSCRIBED.
+            let considered = !subscribed_only || subs.contains(&c.ext);
+            if considered && patterns.iter().any(|p| c.ext.starts_with(fixed_prefix(p))) {
                 calls += 1;
             }
             let matched = patterns.iter().any(|p| pattern_match(p, &c.ext, sep));

@@ -75,6 +75,10 @@ impl Session {
                 return self.no(tag, "[USEATTR] Invalid special-use attribute");
             }
         }
+        // An existing mailbox the user can see is reported as such before any right check.
+        if self.lookup_internal(&name, mb.clone()).is_ok() {
+            return self.no(tag, "Mailbox already exists");
+        }
         if !self.may_create(&mb) {
             return self.no(tag, DENIED);
         }

@@ -26,6 +26,24 @@ const SPECIAL_USE: &[&str] = &[
     "\\Scheduled",
 ];
 
+/// The mailbox entries Cyrus 3.6 defines, reported (as NIL when unset) under DEPTH.
+const MAILBOX_ENTRIES: &[&str] = &[
+    "/check",
+    "/checkperiod",
+    "/comment",
+    "/sort",
+    "/specialuse",
+    "/thread",
+    "/vendor/cmu/cyrus-imapd/archive",
+    "/vendor/cmu/cyrus-imapd/delete",
+    "/vendor/cmu/cyrus-imapd/expire",
+    "/vendor/cmu/cyrus-imapd/news2mail",
+    "/vendor/cmu/cyrus-imapd/search-fuzzy-always",
+    "/vendor/cmu/cyrus-imapd/sieve",
+    "/vendor/cmu/cyrus-imapd/sortorder",
+    "/vendor/cmu/cyrus-imapd/squat",
+];
+
 /// Writes `v` as an nstring the way Cyrus does: quoted when it can be, else a literal.
 fn nstring(v: Option<&[u8]>) -> Vec<u8> {
     match v {
@@ -78,7 +96,18 @@ impl Session {
         };
         let mut split = Vec::new();
         for e in entries {
-            match split_metadata_name(e, &user.userid) {
+            // `/private` and `/shared` alone name the root of their tree (useful with DEPTH).
+            let root = if e.eq_ignore_ascii_case("/private") {
+                Some(Scope::Private(user.userid.clone()))
+            } else if e.eq_ignore_ascii_case("/shared") {
+                Some(Scope::Shared)
+            } else {
+                None
+            };
+            match root
+                .map(|s| (s, String::new()))
+                .or_else(|| split_metadata_name(e, &user.userid))
+            {
                 Some(s) => split.push((e.clone(), s)),
                 None => return self.bad(Some(tag), BAD_ENTRY),
             }
@@ -129,6 +158,26 @@ impl Session {
             if depth > 0 {
                 let prefix = format!("{entry}/");
                 let all = db.list(&target).unwrap_or_default();
+                let scope_name = if matches!(scope, Scope::Shared) {
+                    "/shared"
+                } else {
+                    "/private"
+                };
+                // Cyrus's own entries are listed whether or not they hold a value.
+                if matches!(target, AnnotTarget::Mailbox { .. }) {
+                    for known in MAILBOX_ENTRIES {
+                        let Some(rest) = known.strip_prefix(&prefix) else {
+                            continue;
+                        };
+                        if depth == 1 && rest.contains('/') {
+                            continue;
+                        }
+                        let stored = db.get(&target, known, scope).ok().flatten();
+                        if stored.is_none() {
+                            found.push((format!("{scope_name}{known}"), None));
+                        }
+                    }
+                }
                 for (k, v) in all {
                     let mine = match scope {
                         Scope::Shared => k.userid.is_empty(),
@@ -144,11 +193,6 @@ impl Session {
                     if !mine || (depth == 1 && rest.contains('/')) {
                         continue;
                     }
-                    let scope_name = if matches!(scope, Scope::Shared) {
-                        "/shared"
-                    } else {
-                        "/private"
-                    };
                     found.push((format!("{scope_name}{}", k.entry), Some(v.value)));
                 }
             }

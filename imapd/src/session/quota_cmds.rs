@@ -4,7 +4,6 @@
 use cyrus::mailbox::{LockMode, Mailbox};
 use cyrus::mboxlist::Include;
 use cyrus::mboxname::InternalName;
-use cyrus::mboxname::MbName;
 use cyrus::quota::{QuotaDb, Resource, NUM_RESOURCES};
 use cyrus::syslog::{self, Level};
 
@@ -51,26 +50,9 @@ impl Session {
         self.charge_quota(mb.header().quotaroot.as_deref(), &diff);
     }
 
-    /// Whether `root` is a quota root the user may read: admins any, users their own.
-    fn may_read_quota(&self, root: &str) -> bool {
-        let Some(user) = self.user.as_ref() else {
-            return false;
-        };
-        if user.admin {
-            return true;
-        }
-        let Ok(name) = cyrus::mboxname::InternalName::new(root) else {
-            return false;
-        };
-        let mb = MbName::from_internal(&name, "DELETED");
-        let own = MbName::from_userid(&user.userid, &user.ns).ok();
-        own.is_some_and(|o| o.localpart == mb.localpart && o.domain == mb.domain)
-            && mb.boxes.is_empty()
-    }
-
     pub(super) fn getquota(&mut self, tag: &str, root: &str) {
-        // Quota roots are named in the admin namespace (`user.alice`).
-        if !self.may_read_quota(root) {
+        // Cyrus 3.6 answers GETQUOTA for admins only, even on the user's own root.
+        if !self.user.as_ref().is_some_and(|u| u.admin) {
             return self.no(tag, DENIED);
         }
         match QuotaDb::open(&self.config).and_then(|mut db| db.read(root)) {

@@ -263,14 +263,30 @@ impl Session {
                 sel.recent.insert(rec.uid);
             }
         }
+        let claim = (!sel.read_only && ih.last_uid > sel.last_uid).then_some(ih.last_uid);
         sel.last_uid = sel.last_uid.max(ih.last_uid);
+        // Cyrus reports RECENT with EXISTS only, never for a message that went away.
         if sel.uids.len() != before {
             out.push_str(&format!("* {} EXISTS\r\n", sel.uids.len()));
-        }
-        if sel.recent.len() != sel.recent_told {
-            sel.recent_told = sel.recent.len();
             out.push_str(&format!("* {} RECENT\r\n", sel.recent.len()));
         }
+        sel.recent_told = sel.recent.len();
+        let internal = sel.internal_seen;
+        drop(mb);
         self.out.extend_from_slice(out.as_bytes());
+        // The new messages are \Recent to this session only: claim them on disk.
+        if let Some(uid) = claim {
+            if internal {
+                let r = self
+                    .open_selected(LockMode::Write)
+                    .map(|mut mb| mb.set_recentuid(uid, super::select::now32()));
+                if let Some(Err(e)) = r {
+                    syslog::log(Level::Err, &format!("IOERROR: recentuid: {e}"));
+                }
+            } else if let Some(sel) = self.selected_mut() {
+                sel.seen_entry.lastuid = uid;
+                self.save_seen();
+            }
+        }
     }
 }

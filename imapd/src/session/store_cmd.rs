@@ -90,6 +90,7 @@ impl Session {
         }
         let condstore = self.enabled.condstore || args.unchangedsince.is_some();
         let qresync = self.enabled.qresync;
+        let self_condstore = self.enabled.condstore;
         let now = now32();
         let names = mb.header().user_flags.clone();
         let mut out = String::new();
@@ -163,7 +164,8 @@ impl Session {
             if let Some(i) = sel.seq_of(uid) {
                 sel.modseqs[i as usize - 1] = cur.modseq;
             }
-            if !args.silent {
+            // RFC 7162 §3.1.3: with CONDSTORE the new modseq is reported even for .SILENT.
+            if !args.silent || self_condstore {
                 let state = sel.state_of(&cur, false);
                 out.push_str(&crate::fetch::flags_update(
                     seq,
