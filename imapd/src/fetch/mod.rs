@@ -7,9 +7,9 @@
 //! client's order (repeats included). [`write_fetch`] keeps that order.
 //!
 //! ENVELOPE, BODYSTRUCTURE and BODY come verbatim from cyrus.cache; sections are located
-//! with the cache's part map ([`section`]) and cut from the message file; header fields
-//! come from the cached headers when Cyrus would use them ([`header_fields`]). Flag lists
-//! for FETCH, STORE and SELECT are in [`flags`].
+//! with the cache's part map (`section`) and cut from the message file; header fields
+//! come from the cached headers when Cyrus would use them (`header_fields`). Flag lists
+//! for FETCH, STORE and SELECT are in `flags`.
 //!
 //! Setting `\Seen`: Cyrus marks the messages of a non-PEEK fetch seen *before* it writes any
 //! response, so the responses show the new flags. The session should therefore call
