@@ -5,3 +5,5 @@
 
 pub mod fetch;
 pub mod proto;
+pub mod search;
+pub mod session;

@@ -1,10 +1,234 @@
-//! `imapd`: The IMAP4rev1/IMAP4rev2 worker, serving one connection at a time under master.
-//!
-//! Not implemented yet. Until it is, the binary says so and exits with status 75 (EX_TEMPFAIL),
-//! so that a supervisor or a script treats it as "try later", never as success.
+//! `imapd`: the IMAP worker. `main` hands connections to the shared service loop; this file
+//! only moves bytes between the socket, the bounded command [`Reader`] and the [`Session`].
 #![forbid(unsafe_code)]
 
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use cyrus::config::Config;
+use cyrus::service::watchdog::{session_id, Watchdog};
+use cyrus::service::{self, Connection, Context, Worker};
+use cyrus::syslog::{self, Level};
+
+use imapd::proto::reader::{Event, Limits, Reader};
+use imapd::session::{Next, Session, Settings};
+
+/// The version Debian's Cyrus prints, which clients and scripts match on.
+const VERSION: &str = "3.6.1-Debian-3.6.1-4+deb12u5";
+
+/// How often an idling client hears about changes (`imapidlepoll`, Cyrus's default 60 s is
+/// for its idled-less polling; we poll the index, which is cheap, every second).
+const IDLE_POLL_MS: i32 = 1000;
+
+struct Imap {
+    sessions: u32,
+    config: Option<Arc<Config>>,
+}
+
+fn servername(config: &Config) -> String {
+    config.string("servername").map_or_else(
+        || {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into())
+        },
+        str::to_string,
+    )
+}
+
+/// `timeout` in seconds; Cyrus allows no less than 30 minutes (RFC 3501 §5.4).
+fn idle_limit(config: &Config) -> u64 {
+    let secs = config.duration_secs("timeout").unwrap_or(30 * 60);
+    secs.max(30 * 60) as u64
+}
+
+impl Worker for Imap {
+    fn init(&mut self, ctx: &Context) -> Result<(), String> {
+        // imaps needs TLS, which this build lacks: refuse to start rather than speak
+        // plaintext on a port clients trust to be encrypted.
+        if ctx.args.iter().skip(1).any(|a| a == "-s") {
+            return Err("imaps: required OpenSSL options not present".into());
+        }
+        cyrus::auth::init(&ctx.config).map_err(|e| format!("SASL failed initializing: {e}"))?;
+        self.config = Some(Arc::new(ctx.config.clone()));
+        Ok(())
+    }
+
+    fn session(&mut self, ctx: &Context, conn: &mut Connection) {
+        self.sessions += 1;
+        let config = match &self.config {
+            Some(c) => Arc::clone(c),
+            None => Arc::new(ctx.config.clone()),
+        };
+        conn.set_nodelay();
+        let name = servername(&config);
+        let settings = Settings {
+            session_id: session_id(&name, self.sessions),
+            servername: name,
+            version: VERSION.to_string(),
+            allow_plaintext: config.switch("allowplaintext"),
+            tls_available: false,
+            tls_active: false,
+            serverinfo: config.string("serverinfo").unwrap_or("on").to_string(),
+        };
+        let limits = Limits::from_config(&config);
+        let watchdog = Watchdog::start(idle_limit(&config));
+        let mut session = Session::new(config, settings);
+        let mut io = Io {
+            conn,
+            reader: Reader::new(limits),
+        };
+        if !io.flush(&mut session) {
+            return;
+        }
+        loop {
+            let event = io.reader.next_command(session.authenticated());
+            let next = match event {
+                Event::NeedMore => {
+                    if !io.fill() {
+                        return;
+                    }
+                    watchdog.touch();
+                    continue;
+                }
+                Event::Send(bytes) => {
+                    // Cyrus checks an APPEND's mailbox before inviting the message.
+                    let refused = io
+                        .reader
+                        .pending_append()
+                        .map(|(t, m)| (t.to_string(), m.to_string()))
+                        .and_then(|(t, m)| session.append_precheck(&m).map(|no| (t, no)));
+                    if let Some((tag, text)) = refused {
+                        io.reader.refuse_pending();
+                        session.refuse(&tag, &text);
+                        if !io.flush(&mut session) {
+                            return;
+                        }
+                        continue;
+                    }
+                    if io.conn.write_all(&bytes).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Event::No { tag, text } => {
+                    session.refuse(&tag, &text);
+                    Next::Read
+                }
+                Event::Command(cmd) => session.handle(cmd),
+                Event::Bad { tag, text } => {
+                    session.bad(tag.as_deref(), &text);
+                    Next::Read
+                }
+                Event::Fatal(text) => {
+                    session.bye(&text);
+                    Next::Close
+                }
+            };
+            if !io.flush(&mut session) || !io.follow(&mut session, next, &watchdog) {
+                return;
+            }
+            io.reader.set_selected(session.is_selected());
+        }
+    }
+}
+
+/// The connection and its reader.
+struct Io<'a> {
+    conn: &'a mut Connection,
+    reader: Reader,
+}
+
+impl Io<'_> {
+    /// Reads what the client has sent into the reader; false at end of input.
+    fn fill(&mut self) -> bool {
+        let mut buf = [0u8; 16 * 1024];
+        match self.conn.read(&mut buf) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.reader.feed(&buf[..n]);
+                true
+            }
+        }
+    }
+
+    /// Sends what the session queued, in one write.
+    fn flush(&mut self, session: &mut Session) -> bool {
+        if session.out.is_empty() {
+            return true;
+        }
+        let ok = self.conn.write_all(&session.out).is_ok();
+        session.out.clear();
+        ok
+    }
+
+    /// Reads one raw line (SASL response, IDLE's DONE).
+    fn line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            match self.reader.next_line() {
+                Some(Ok(l)) => return Some(l),
+                Some(Err(_)) => return None,
+                None => {
+                    if !self.fill() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out what the session asked for after a command; false to hang up.
+    fn follow(&mut self, session: &mut Session, mut next: Next, watchdog: &Watchdog) -> bool {
+        loop {
+            next = match next {
+                Next::Read => return true,
+                Next::Close => return false,
+                Next::StartTls => {
+                    syslog::log(Level::Err, "STARTTLS requested but TLS is not built in");
+                    return false;
+                }
+                Next::AuthLine => match self.line() {
+                    Some(l) => session.auth_response(&l),
+                    None => return false,
+                },
+                Next::Idle => {
+                    let line = loop {
+                        if self.reader.has_buffered() {
+                            match self.reader.next_line() {
+                                Some(Ok(l)) => break l,
+                                Some(Err(_)) => return false,
+                                None => {}
+                            }
+                        }
+                        match self.conn.wait_input(IDLE_POLL_MS) {
+                            Ok(true) => {
+                                if !self.fill() {
+                                    return false;
+                                }
+                                watchdog.touch();
+                            }
+                            Ok(false) => {
+                                session.idle_poll();
+                                if !self.flush(session) {
+                                    return false;
+                                }
+                            }
+                            Err(_) => return false,
+                        }
+                    };
+                    session.idle_done(&line)
+                }
+            };
+            if !self.flush(session) {
+                return false;
+            }
+        }
+    }
+}
+
 fn main() {
-    eprintln!("imapd: not implemented yet in this build (see README.md, Status)");
-    std::process::exit(75);
+    service::run(Imap {
+        sessions: 0,
+        config: None,
+    })
 }

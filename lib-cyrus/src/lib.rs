@@ -4,13 +4,14 @@
 //! DLIST ([`dlist`]), mailbox names and mailboxes.db ([`mboxname`], [`mboxlist`]), the mailbox
 //! files ([`mailbox`]), ACLs and quota ([`acl`], [`quota`]), the per-user and server databases
 //! ([`seen`], [`subscriptions`], [`annotations`], [`duplicate`], [`userdeny`]), the worker half
-//! of the master contract ([`service`]), the start-up and logging every program shares
-//! ([`process`], [`syslog`]), and SASL through the system libsasl2 ([`auth`]). TLS joins them
-//! as it lands (see DESIGN.md).
+//! of the master contract ([`service`]), charsets and text decoding ([`charset`]), the
+//! start-up and logging every program shares ([`process`], [`syslog`]), and SASL through the
+//! system libsasl2 ([`auth`]). TLS joins them as it lands (see DESIGN.md).
 
 pub mod acl;
 pub mod annotations;
 pub mod auth;
+pub mod charset;
 pub mod config;
 pub mod db;
 pub mod dirhash;

@@ -5,6 +5,8 @@
 //! Tests never sleep and hope: they poll for a condition with a generous deadline
 //! ([`wait_for`]), so a slow machine makes them slower, not red.
 
+pub mod imap;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

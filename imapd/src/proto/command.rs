@@ -264,6 +264,12 @@ pub enum CommandKind {
     },
     /// `[UID] SEARCH [RETURN (...)] [CHARSET x] keys`
     Search(SearchArgs),
+    /// `[UID] SORT [RETURN (...)] (criteria) charset keys` (RFC 5256, ESORT RFC 5267;
+    /// Cyrus advertises SORT, SORT=DISPLAY, SORT=MODSEQ, SORT=UID, ESORT).
+    Sort(SortArgs),
+    /// `[UID] THREAD algorithm charset keys` (RFC 5256; Cyrus advertises ORDEREDSUBJECT,
+    /// REFERENCES and REFS).
+    Thread(ThreadArgs),
     /// `[UID] FETCH set items [(CHANGEDSINCE n [VANISHED])]`
     Fetch(FetchArgs),
     /// `[UID] STORE set [(UNCHANGEDSINCE n)] [+|-]FLAGS[.SILENT] (flags)`
@@ -293,6 +299,21 @@ pub enum CommandKind {
 pub struct SelectParams {
     /// `CONDSTORE` was given (RFC 7162 §3.1.8).
     pub condstore: bool,
+    /// `QRESYNC (...)` was given (RFC 7162 §3.2.5; Cyrus advertises QRESYNC).
+    pub qresync: Option<QresyncParams>,
+}
+
+/// The parameters of SELECT's `QRESYNC` (RFC 7162 §3.2.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QresyncParams {
+    /// The UIDVALIDITY the client last saw.
+    pub uidvalidity: u32,
+    /// The HIGHESTMODSEQ the client last saw.
+    pub modseq: u64,
+    /// The UIDs the client knows, if it sent them.
+    pub known_uids: Option<SeqSet>,
+    /// Message numbers and the UIDs they match, if sent (`(seqs uids)`).
+    pub seq_match: Option<(SeqSet, SeqSet)>,
 }
 
 /// Arguments of LIST (RFC 3501 §6.3.8, RFC 5258, RFC 5819 LIST-STATUS, RFC 6154).
@@ -310,6 +331,9 @@ pub struct ListArgs {
     pub returns: Vec<String>,
     /// `RETURN (STATUS (...))`: the STATUS items to send with each name.
     pub status: Option<Vec<StatusItem>>,
+    /// `RETURN (METADATA (...))` (LIST-METADATA, RFC 9590; Cyrus advertises it): the
+    /// entries to send with each name.
+    pub metadata: Option<Vec<String>>,
 }
 
 /// A STATUS data item (RFC 3501 §6.3.10, RFC 7162, RFC 8438 STATUS=SIZE).
@@ -355,6 +379,44 @@ pub struct SearchArgs {
     /// The charset named by `CHARSET`, upper-cased; `None` means US-ASCII.
     pub charset: Option<String>,
     /// The keys, ANDed.
+    pub key: SearchKey,
+}
+
+/// Arguments of SORT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortArgs {
+    /// `UID SORT`.
+    pub uid: bool,
+    /// `RETURN (...)` options (ESORT), upper-cased; `None` for a plain SORT.
+    pub ret: Option<Vec<String>>,
+    /// The sort criteria, most significant first.
+    pub criteria: Vec<SortCriterion>,
+    /// The charset of the search strings, upper-cased.
+    pub charset: String,
+    /// The search keys, ANDed.
+    pub key: SearchKey,
+}
+
+/// One SORT criterion: `[REVERSE] key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortCriterion {
+    /// `REVERSE` was given.
+    pub reverse: bool,
+    /// The key, upper-cased: `ARRIVAL`, `CC`, `DATE`, `FROM`, `SIZE`, `SUBJECT`, `TO`,
+    /// `DISPLAYFROM`, `DISPLAYTO`, `MODSEQ`, `UID`.
+    pub key: String,
+}
+
+/// Arguments of THREAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadArgs {
+    /// `UID THREAD`.
+    pub uid: bool,
+    /// The algorithm, upper-cased: `ORDEREDSUBJECT`, `REFERENCES` or `REFS`.
+    pub algorithm: String,
+    /// The charset of the search strings, upper-cased.
+    pub charset: String,
+    /// The search keys, ANDed.
     pub key: SearchKey,
 }
 

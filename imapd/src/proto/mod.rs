@@ -3,3 +3,7 @@
 //! mailbox store; nothing in here opens a file.
 
 pub mod command;
+pub mod date;
+pub mod parse;
+pub mod reader;
+pub mod write;

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod examine;
 pub mod header;
 pub mod index;
+pub mod lifecycle;
 pub mod reconstruct;
 mod store;
 

@@ -522,6 +522,23 @@ impl Mailbox {
         self.rewrite(pos, rec, now)
     }
 
+    /// Records that the owner has now been shown everything up to `uid` as \Recent (what a
+    /// read-write SELECT does), without bumping the modseq: recentness is not a flag change.
+    pub fn set_recentuid(&mut self, uid: u32, now: u32) -> Result<()> {
+        self.check_writable()?;
+        if self.index.recentuid >= uid {
+            return Ok(());
+        }
+        let saved = self.index.clone();
+        self.index.recentuid = uid;
+        self.index.recenttime = now;
+        if let Err(e) = self.commit_header() {
+            self.index = saved;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// The number of user flag `name`, defining it in cyrus.header if `create` (and there is
     /// room); `Ok(None)` if it does not exist and may not be created.
     pub fn user_flag(&mut self, name: &str, create: bool) -> Result<Option<usize>> {
@@ -544,6 +561,29 @@ impl Mailbox {
         if let Some(slot) = h.user_flags.get_mut(n) {
             *slot = Some(name.to_string());
         }
+        self.replace_header(h)?;
+        Ok(Some(n))
+    }
+
+    /// Replaces the ACL kept in cyrus.header (mailboxes.db holds the authoritative copy;
+    /// Cyrus keeps both in step).
+    pub fn set_acl(&mut self, acl: Vec<(String, String)>) -> Result<()> {
+        self.check_writable()?;
+        let mut h = self.header.clone();
+        h.acl = Some(acl);
+        self.replace_header(h)
+    }
+
+    /// Points the mailbox at quota root `root` (or none), as SETQUOTA on a new root does.
+    pub fn set_quotaroot(&mut self, root: Option<String>) -> Result<()> {
+        self.check_writable()?;
+        let mut h = self.header.clone();
+        h.quotaroot = root;
+        self.replace_header(h)
+    }
+
+    /// Writes `h` as the new cyrus.header and records its CRC in the index header.
+    fn replace_header(&mut self, h: Header) -> Result<()> {
         let crc = h.write(&self.dir)?;
         let hpath = self.dir.join(header::FILE_NAME);
         self.header_id = lock::stat(&hpath).ok().map(|(id, _)| id);
@@ -554,6 +594,6 @@ impl Mailbox {
             self.index.header_file_crc = saved;
             return Err(e);
         }
-        Ok(Some(n))
+        Ok(())
     }
 }

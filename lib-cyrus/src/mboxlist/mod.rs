@@ -216,6 +216,12 @@ impl MailboxList {
         self.in_txn(|l| l.put(entry))
     }
 
+    /// Stores every entry exactly as given, in one transaction (a rename's tombstone and
+    /// new entry must commit together).
+    pub fn store_all(&mut self, entries: &[MboxEntry]) -> Result<()> {
+        self.in_txn(|l| entries.iter().try_for_each(|e| l.put(e)))
+    }
+
     /// Writes `entry` stamped with the current time, keeping the name history already in
     /// its `I` record when `entry` carries none.
     pub fn update(&mut self, entry: &mut MboxEntry) -> Result<()> {

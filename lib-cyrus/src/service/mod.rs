@@ -28,6 +28,7 @@
 //! [`Worker::init`].
 
 mod sys;
+pub mod watchdog;
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -202,6 +203,16 @@ impl Connection {
     /// The descriptor the session writes to (1).
     pub fn output_fd(&self) -> RawFd {
         1
+    }
+
+    /// Waits up to `timeout_ms` for input; `Ok(false)` when the time ran out first.
+    pub fn wait_input(&self, timeout_ms: i32) -> io::Result<bool> {
+        sys::poll_readable(0, timeout_ms)
+    }
+
+    /// Sends each write at once (TCP_NODELAY); callers then write whole replies.
+    pub fn set_nodelay(&self) {
+        sys::nodelay(1);
     }
 }
 

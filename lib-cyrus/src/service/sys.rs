@@ -136,6 +136,35 @@ pub fn wait_readable(fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Waits up to `timeout_ms` for `fd` to become readable; `Ok(false)` on timeout.
+pub fn poll_readable(fd: RawFd, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll gets one valid pollfd.
+    let n = check(unsafe { libc::poll(&mut p, 1, timeout_ms) })?;
+    Ok(n > 0)
+}
+
+/// Turns off Nagle's algorithm, so a reply written in one piece leaves at once instead of
+/// waiting for the client's delayed ACK (Cyrus never sets it; clients wait ~40 ms for it).
+pub fn nodelay(fd: RawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: passes a pointer to a local int of the stated size; on a non-TCP socket the
+    // call fails harmlessly.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 /// Accepts a connection on the listening socket `fd`.
 pub fn accept(fd: RawFd) -> io::Result<RawFd> {
     // SAFETY: null address pointers are allowed; the new descriptor is ours to own.
