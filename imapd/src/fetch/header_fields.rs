@@ -215,4 +215,20 @@ subject: Hi\r\nX-Empty:\r\nTo: a@x\r\n\r\nbody: no\r\n";
         write(&mut out, b"", None);
         assert_eq!(out, b"{2}\r\n\r\n");
     }
+    #[test]
+    fn hostile_headers_never_panic() {
+        // Every cut of a header full of odd bytes, through prune and every partial.
+        let h: &[u8] = b"A:\r\n\t:\n\n:B\r\r\n \r\nC: \0\xff:\r\n\r\n";
+        for end in 0..=h.len() {
+            for not in [false, true] {
+                let kept = prune(&h[..end], &s(&["A", "", ":", "C"]), not);
+                for from in [0u32, 1, 2, 5, u32::MAX] {
+                    for count in [0u32, 1, 3, u32::MAX] {
+                        let mut out = Vec::new();
+                        write(&mut out, &kept, Some((from, count)));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -7,9 +7,9 @@
 //! client's order (repeats included). [`write_fetch`] keeps that order.
 //!
 //! ENVELOPE, BODYSTRUCTURE and BODY come verbatim from cyrus.cache; sections are located
-//! with the cache's part map ([`section`]) and cut from the message file; header fields
-//! come from the cached headers when Cyrus would use them ([`header_fields`]). Flag lists
-//! for FETCH, STORE and SELECT are in [`flags`].
+//! with the cache's part map (`section`) and cut from the message file; header fields
+//! come from the cached headers when Cyrus would use them (`header_fields`). Flag lists
+//! for FETCH, STORE and SELECT are in `flags`.
 //!
 //! Setting `\Seen`: Cyrus marks the messages of a non-PEEK fetch seen *before* it writes any
 //! response, so the responses show the new flags. The session should therefore call
@@ -30,6 +30,7 @@ use crate::proto::command::{FetchAtt, Section as SectionSpec, SectionText};
 use cyrus::mailbox::cache::{CacheRecord, Item};
 use cyrus::mailbox::index::IndexRecord;
 use cyrus::mailbox::Mailbox;
+use section::Part;
 use std::fmt;
 
 /// What a FETCH command (rather than each message) asks for, and what the session enabled.
@@ -167,6 +168,39 @@ impl<'a> Plan<'a> {
         Ok(p)
     }
 
+    /// How many octets from the start of the message file this fetch reads: the end of
+    /// the furthest range it sends. Reading no further than that keeps a header fetch of a
+    /// large message cheap, and gives the same bytes as reading the whole file (every range
+    /// is cut or padded against the file the same way).
+    fn extent(&self, record: &IndexRecord, fields_from_file: bool, tree: Option<&Part>) -> u64 {
+        let end = |r: section::Range| u64::from(r.offset) + u64::from(r.size);
+        let size = u64::from(record.size);
+        let mut extent = 0u64;
+        if self.rfc822_header {
+            extent = extent.max(u64::from(record.header_size));
+        }
+        if self.rfc822_text || self.rfc822 {
+            extent = extent.max(size);
+        }
+        let Some(t) = tree else { return extent };
+        if fields_from_file {
+            for f in &self.fields {
+                if let Some(r) = section::fields_header(t, &f.section.part) {
+                    extent = extent.max(end(r));
+                }
+            }
+        }
+        for s in &self.sections {
+            let whole = s.section.part.is_empty() && s.section.text.is_none();
+            if whole {
+                extent = extent.max(size);
+            } else if let Some(r) = section::locate(t, &s.section.part, s.section.text.as_ref()) {
+                extent = extent.max(end(r));
+            }
+        }
+        extent
+    }
+
     /// Whether the header fields come from the message file rather than the cached headers:
     /// Cyrus reads the file as soon as one such section is below the top level, is a
     /// `.NOT`, or names a field the cache does not keep.
@@ -198,6 +232,16 @@ fn section_name(part: &[u32], text: Option<&SectionText>) -> String {
     };
     s.extend(t.map(str::to_string));
     s.join(".")
+}
+
+/// The first `limit` octets of the file at `path` (fewer if it is shorter). Opening it is
+/// also the check that the message still exists, so that happens even when `limit` is 0.
+fn read_prefix(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut msg = Vec::new();
+    file.take(limit).read_to_end(&mut msg)?;
+    Ok(msg)
 }
 
 /// `<start>` for a partial fetch, as the response echoes it.
@@ -247,19 +291,6 @@ pub fn write_fetch(
         || plan.rfc822
         || !plan.sections.is_empty()
         || fields_from_file;
-    let msg = if needs_file {
-        match std::fs::read(mailbox.message_path(record.uid)) {
-            Ok(m) => m,
-            Err(_) => {
-                out.extend_from_slice(
-                    format!("* OK Message {seq} no longer exists\r\n").as_bytes(),
-                );
-                return Ok(false);
-            }
-        }
-    } else {
-        Vec::new()
-    };
     // A damaged cache record drops the items that need it, as in Cyrus (which logs it).
     let needs_cache = plan.envelope
         || plan.bodystructure
@@ -278,6 +309,20 @@ pub fn write_fetch(
             .map(|s| section::tree(&s, record.size))
     } else {
         None
+    };
+    let msg = if needs_file {
+        let extent = plan.extent(record, fields_from_file, tree.as_ref());
+        match read_prefix(&mailbox.message_path(record.uid), extent) {
+            Ok(m) => m,
+            Err(_) => {
+                out.extend_from_slice(
+                    format!("* OK Message {seq} no longer exists\r\n").as_bytes(),
+                );
+                return Ok(false);
+            }
+        }
+    } else {
+        Vec::new()
     };
 
     let changed = state.flags_changed;
@@ -677,6 +722,33 @@ mod tests {
         assert_eq!(out, b"* OK Message 1 no longer exists\r\n");
         // Items that need no file are still served.
         assert_eq!(run(&[FetchAtt::Uid], false).1, b"* 1 FETCH (UID 1)\r\n");
+    }
+
+    #[test]
+    fn reads_only_as_far_as_the_furthest_range() {
+        let s = Scratch::new("extent");
+        let rec = &s.mailbox.records()[0];
+        let cache = s.mailbox.cache_record(rec).unwrap();
+        let tree = section::tree(&cache.section(s.mailbox.dir()).unwrap(), rec.size);
+        let from = || SectionText::HeaderFields(vec!["From".into()]);
+        // MSG has a 39-octet header and is 46 octets long.
+        let cases: &[(Vec<FetchAtt>, u64)] = &[
+            (vec![FetchAtt::Flags], 0),
+            (vec![FetchAtt::Rfc822Header], 39),
+            (vec![body(&[], Some(from()), true)], 39),
+            (vec![body(&[], Some(SectionText::Header), true)], 39),
+            (vec![body(&[1], Some(SectionText::Mime), true)], 39),
+            (vec![body(&[], Some(SectionText::Text), true)], 46),
+            (vec![body(&[1], None, true)], 46),
+            (vec![body(&[], None, true)], 46),
+            (vec![FetchAtt::Rfc822Header, FetchAtt::Rfc822Text], 46),
+            (vec![body(&[2], None, true)], 0),
+        ];
+        for (items, want) in cases {
+            let plan = Plan::new(items).unwrap();
+            let from_file = !plan.fields.is_empty() && plan.fields_from_file(rec);
+            assert_eq!(plan.extent(rec, from_file, Some(&tree)), *want, "{items:?}");
+        }
     }
 
     #[test]

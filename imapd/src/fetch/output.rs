@@ -14,10 +14,15 @@ pub fn partial_range(size: u64, partial: Option<(u32, u32)>) -> (u64, u64) {
     }
 }
 
+/// The most spaces we pad a literal with when the file is shorter than its range.
+pub const MAX_PAD: u64 = 1 << 20;
+
 /// Writes `size` octets of `msg` from `offset`, cut by `partial`, as Cyrus's message data:
 /// a literal, or `""` when there is nothing to send. If the file is shorter than the range
 /// claims, the literal keeps its announced length and is padded with spaces, so the client
-/// stays in step (Cyrus does the same).
+/// stays in step (Cyrus does the same) -- unless the shortfall exceeds [`MAX_PAD`]: then the
+/// index or cache is damaged beyond a few bytes and the literal is cut to what the file
+/// holds, so bad data cannot make us send gigabytes of spaces.
 pub fn message_data(
     out: &mut Vec<u8>,
     msg: &[u8],
@@ -37,6 +42,7 @@ pub fn message_data(
         return;
     }
     let have = size.min(len - from);
+    let size = if size - have > MAX_PAD { have } else { size };
     // Both bounds are within `msg`, whose length fits in usize.
     let data = msg
         .get(from as usize..(from + have) as usize)
@@ -91,6 +97,14 @@ mod tests {
             (12, 3, None, b"\"\""),
             // The file is shorter than the range: padded to the announced length.
             (8, 4, None, b"{4}\r\n89  "),
+            // Huge offsets and counts from a hostile cache or client.
+            (
+                u64::from(u32::MAX),
+                u64::from(u32::MAX),
+                Some((u32::MAX, u32::MAX)),
+                b"\"\"",
+            ),
+            (5, u64::from(u32::MAX), Some((3, u32::MAX)), b"{2}\r\n89"),
             // A count of 0 is no partial at all.
             (0, 3, Some((5, 0)), b"{3}\r\n012"),
         ];

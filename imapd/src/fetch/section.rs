@@ -329,4 +329,50 @@ mod tests {
         let top = tree(&odd, 10);
         assert_eq!(locate(&top, &[2], None), r(9, 1));
     }
+    /// A small deterministic generator, so the hostile-tree test needs no extra crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 16) as u32
+        }
+    }
+
+    fn random_tree(rng: &mut Rng, depth: u32) -> Section {
+        let n = if depth > 4 { 0 } else { rng.next() % 5 };
+        let pick = |rng: &mut Rng| match rng.next() % 4 {
+            0 => u32::MAX,
+            1 => 0,
+            _ => rng.next() % 300,
+        };
+        let entries = (0..n)
+            .map(|_| entry((pick(rng), pick(rng)), (pick(rng), pick(rng))))
+            .collect();
+        let kids = if n == 0 { 0 } else { rng.next() % (n + 1) };
+        let children = (0..kids).map(|_| random_tree(rng, depth + 1)).collect();
+        Section { entries, children }
+    }
+
+    #[test]
+    fn hostile_trees_never_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let texts = [
+            None,
+            Some(SectionText::Header),
+            Some(SectionText::Text),
+            Some(SectionText::Mime),
+        ];
+        for _ in 0..2000 {
+            let top = tree(&random_tree(&mut rng, 0), rng.next());
+            for _ in 0..8 {
+                let path: Vec<u32> = (0..rng.next() % 4).map(|_| rng.next() % 4).collect();
+                let text = &texts[(rng.next() % 4) as usize];
+                let _ = locate(&top, &path, text.as_ref());
+                let _ = fields_header(&top, &path);
+            }
+        }
+    }
 }

@@ -5,6 +5,13 @@ Run against Debian's Cyrus started on a copy of the reference spool:
     CYRUS_REF_SEED=../shared/reference/cyrus-3.6/spool CYRUS_REF_IMAP_PORT=25143 ... \
         ../shared/cyrus-ref/start DIR
     imapd/tests/data/record-fetch-sections.py 25143 > imapd/tests/data/fetch-sections.txt
+
+With `--edge` it instead records odd MIME shapes that the reference spool lacks (empty body,
+no header, empty multipart, top-level message/rfc822, digest): it creates bob's INBOX.edge,
+APPENDs EDGE_MESSAGES to it, records EDGE_COMMANDS into fetch-edge.txt, and the mailbox
+files Cyrus wrote (cyrus.header, cyrus.index, cyrus.cache, <uid>.) are copied by hand from
+the instance's spool into tests/data/user.bob.edge/:
+    imapd/tests/data/record-fetch-sections.py 25143 --edge > imapd/tests/data/fetch-edge.txt
 Every mailbox is EXAMINEd, so recording changes no \\Seen state. Lines are written as the
 reference goldens write them: one CRLF-terminated line per `S:` line, literal data on its own
 lines, bytes that are not printable UTF-8 as \\xNN.
@@ -114,6 +121,42 @@ SESSIONS = [
 ]
 
 
+EDGE_MESSAGES = [
+    b"Subject: empty body\r\n\r\n",
+    b"Subject: multi\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\npre\r\n--b\r\n\r\n"
+    b"no header part\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\n"
+    b"inner body\r\n--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n--c\r\n"
+    b"\r\nalt1\r\n--c--\r\n--b--\r\n",
+    b"Subject: top rfc822\r\nContent-Type: message/rfc822\r\n\r\nSubject: enclosed\r\n"
+    b"Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n\r\nz1\r\n--z\r\n\r\nz2\r\n"
+    b"--z--\r\n",
+    b"Subject: empty multi\r\nContent-Type: multipart/mixed; boundary=q\r\n\r\nnothing here\r\n",
+    b"Subject: no body\r\nFrom: a@b\r\n",
+    b"Subject: digest\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\n"
+    b"Subject: d1\r\n\r\nd1 body\r\n--d\r\nContent-Type: text/plain\r\n\r\n"
+    b"plain in digest\r\n--d--\r\n",
+]
+
+EDGE_COMMANDS = [
+    "FETCH 1:* (BODYSTRUCTURE BODY ENVELOPE RFC822.SIZE)",
+    "FETCH 1:* (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[2])",
+    "FETCH 1:* (BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[1.HEADER.FIELDS (Subject)])",
+    "FETCH 1:* (BODY.PEEK[HEADER.FIELDS.NOT (Subject)] BODY.PEEK[2.HEADER.FIELDS (Subject)])",
+    "FETCH 1:* (RFC822.HEADER RFC822.TEXT BODY.PEEK[TEXT]<0.5> BODY.PEEK[1]<2.3>)",
+    "FETCH 2 (BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[1.HEADER.FIELDS (Subject)] BODY.PEEK[2] "
+    "BODY.PEEK[2.HEADER] BODY.PEEK[2.TEXT] BODY.PEEK[2.1] BODY.PEEK[2.1.MIME] "
+    "BODY.PEEK[2.HEADER.FIELDS (Subject)] BODY.PEEK[3] BODY.PEEK[3.MIME] BODY.PEEK[3.1] "
+    "BODY.PEEK[3.1.MIME] BODY.PEEK[3.TEXT] BODY.PEEK[3.HEADER.FIELDS (Content-Type)] BODY.PEEK[4])",
+    "FETCH 3 (BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[1.HEADER] BODY.PEEK[1.TEXT] BODY.PEEK[1.1] "
+    "BODY.PEEK[1.2] BODY.PEEK[1.1.MIME] BODY.PEEK[1.3] BODY.PEEK[2] BODY.PEEK[1.HEADER.FIELDS (Subject)] "
+    "BODY.PEEK[1.1.HEADER.FIELDS (Subject)])",
+    "FETCH 4 (BODY.PEEK[TEXT] BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[2] BODY.PEEK[1.1] "
+    "BODY.PEEK[1.HEADER.FIELDS (Subject)])",
+    "FETCH 6 (BODY.PEEK[1] BODY.PEEK[1.MIME] BODY.PEEK[1.HEADER] BODY.PEEK[1.TEXT] BODY.PEEK[1.1] "
+    "BODY.PEEK[2] BODY.PEEK[2.MIME] BODY.PEEK[1.HEADER.FIELDS (Subject)])",
+]
+
+
 def escape(line):
     out = []
     s = line.decode("utf-8", "surrogateescape")
@@ -181,7 +224,26 @@ class Conn:
             out.append("S: " + escape(l))
 
 
+def setup_edge():
+    c = Conn()
+    c.readline()
+    out = []
+    c.cmd("LOGIN bob \"secret\"", out)
+    c.cmd("DELETE INBOX.edge", out)
+    c.cmd("CREATE INBOX.edge", out)
+    for m in EDGE_MESSAGES:
+        c.n += 1
+        tag = "s%03d" % c.n
+        c.s.sendall(b"%s APPEND INBOX.edge {%d+}\r\n" % (tag.encode(), len(m)) + m + b"\r\n")
+        c.response(tag)
+    c.cmd("LOGOUT", out)
+
+
 def main():
+    global SESSIONS
+    if "--edge" in sys.argv:
+        setup_edge()
+        SESSIONS = [("bob", "INBOX.edge", EDGE_COMMANDS)]
     out = ["# FETCH replies of real Cyrus 3.6 (Debian 3.6.1-4+deb12u5) on a copy of the reference",
            "# spool, recorded by record-fetch-sections.py; every mailbox EXAMINEd (read-only)."]
     for user, mbox, cmds in SESSIONS:
