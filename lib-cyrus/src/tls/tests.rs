@@ -1,0 +1,232 @@
+//! The context built from imapd.conf text, and handshakes over loopback TCP with an OpenSSL
+//! client, using a throwaway self-signed certificate.
+
+use super::*;
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+
+use openssl::asn1::Asn1Time;
+use openssl::bn::BigNum;
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::ssl::{SslConnector, SslVersion};
+use openssl::x509::X509NameBuilder;
+
+/// A scratch directory with a self-signed certificate and its key.
+struct Certs {
+    dir: PathBuf,
+}
+
+impl Certs {
+    fn new(tag: &str) -> Certs {
+        let dir = std::env::temp_dir().join(format!("cyrus-tls-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+        let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
+        let mut name = X509NameBuilder::new().expect("name");
+        name.append_entry_by_text("CN", "localhost").expect("CN");
+        let name = name.build();
+        let mut b = X509::builder().expect("builder");
+        b.set_version(2).expect("version");
+        let serial = BigNum::from_u32(7).and_then(|n| n.to_asn1_integer());
+        b.set_serial_number(&serial.expect("serial"))
+            .expect("serial");
+        b.set_subject_name(&name).expect("subject");
+        b.set_issuer_name(&name).expect("issuer");
+        b.set_pubkey(&key).expect("pubkey");
+        b.set_not_before(&Asn1Time::days_from_now(0).expect("now"))
+            .expect("not before");
+        b.set_not_after(&Asn1Time::days_from_now(1).expect("later"))
+            .expect("not after");
+        b.sign(&key, MessageDigest::sha256()).expect("sign");
+        let cert = b.build().to_pem().expect("pem");
+        std::fs::write(dir.join("cert.pem"), &cert).expect("write cert");
+        let key_pem = key.private_key_to_pem_pkcs8().expect("key pem");
+        std::fs::write(dir.join("key.pem"), &key_pem).expect("write key");
+        // Both in one file, for "tls_server_key unset".
+        std::fs::write(dir.join("both.pem"), [cert, key_pem].concat()).expect("write both");
+        Certs { dir }
+    }
+
+    /// imapd.conf text with `extra` lines; `{dir}` stands for the certificate directory.
+    fn config(&self, extra: &str, service: Option<&str>) -> Config {
+        let text = format!(
+            "configdirectory: {d}\npartition-default: {d}\n{}",
+            extra.replace("{dir}", &self.dir.to_string_lossy()),
+            d = self.dir.display()
+        );
+        Config::parse(&text, &self.dir.join("imapd.conf"), service).expect("parse config")
+    }
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const CERT_AND_KEY: &str = "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/key.pem\n";
+
+fn client(max: Option<SslVersion>) -> SslConnector {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).expect("client");
+    b.set_verify(SslVerifyMode::NONE);
+    b.set_max_proto_version(max).expect("max version");
+    b.build()
+}
+
+/// Accepts one connection on loopback with `cfg` while a client with `max` connects and
+/// says "ping"; what the server read and negotiated, or the handshake error.
+fn handshake(cfg: &TlsConfig, max: Option<SslVersion>) -> io::Result<(String, TlsInfo)> {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let c = client(max);
+    let t = std::thread::spawn(move || {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        if let Ok(mut s) = c.connect("localhost", tcp) {
+            let _ = s.write_all(b"ping");
+            let mut back = [0u8; 4];
+            let _ = s.read_exact(&mut back);
+        }
+    });
+    let (tcp, _) = listener.accept().expect("accept");
+    let r = accept(cfg, tcp).map(|mut s| {
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).expect("read ping");
+        s.write_all(b"pong").expect("write pong");
+        (String::from_utf8_lossy(&buf).into_owned(), s.info())
+    });
+    let _ = t.join();
+    r
+}
+
+#[test]
+fn versions_are_substrings_of_tls_versions() {
+    let all = protocol_options("tls1_0 tls1_1 tls1_2 tls1_3", false);
+    assert!(!all.contains(SslOptions::NO_TLSV1_3));
+    assert!(!all.contains(SslOptions::NO_TLSV1));
+    assert!(all.contains(SslOptions::NO_SSLV3 | SslOptions::NO_COMPRESSION));
+    assert!(!all.contains(SslOptions::CIPHER_SERVER_PREFERENCE));
+    let only13 = protocol_options("tls1_3", true);
+    assert!(only13.contains(SslOptions::NO_TLSV1 | SslOptions::NO_TLSV1_1 | SslOptions::NO_TLSV1_2));
+    assert!(!only13.contains(SslOptions::NO_TLSV1_3));
+    assert!(only13.contains(SslOptions::CIPHER_SERVER_PREFERENCE));
+    let commas = protocol_options("tls1_2,tls1_3", false);
+    assert!(!commas.contains(SslOptions::NO_TLSV1_2));
+    assert!(commas.contains(SslOptions::NO_TLSV1_1));
+}
+
+#[test]
+fn enabled_needs_cert_and_key() {
+    let c = Certs::new("enabled");
+    assert!(!enabled(&c.config("", None)));
+    assert!(!enabled(
+        &c.config("tls_server_cert: {dir}/both.pem\n", None)
+    ));
+    assert!(!enabled(&c.config(
+        "tls_server_cert: disabled\ntls_server_key: {dir}/key.pem\n",
+        None
+    )));
+    assert!(enabled(&c.config(CERT_AND_KEY, None)));
+    assert!(TlsConfig::from_config(&c.config("", None), "pop3")
+        .expect("no TLS is no error")
+        .is_none());
+}
+
+#[test]
+fn per_service_options_win() {
+    let c = Certs::new("service");
+    let text = "pop3s_tls_server_cert: {dir}/cert.pem\npop3s_tls_server_key: {dir}/key.pem\n";
+    assert!(enabled(&c.config(text, Some("pop3s"))));
+    assert!(!enabled(&c.config(text, Some("pop3"))));
+    // A broken generic value does not matter where the service's own one is good.
+    let text = format!("tls_server_cert: /nonexistent\ntls_server_key: /nonexistent\n{text}");
+    assert!(
+        TlsConfig::from_config(&c.config(&text, Some("pop3s")), "pop3")
+            .expect("pop3s's files load")
+            .is_some()
+    );
+    assert!(TlsConfig::from_config(&c.config(&text, Some("pop3")), "pop3").is_err());
+}
+
+#[test]
+fn bad_files_and_settings_are_errors() {
+    let c = Certs::new("bad");
+    for extra in [
+        "tls_server_cert: /nonexistent\ntls_server_key: {dir}/key.pem\n",
+        "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/cert.pem\n",
+        "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/key.pem\ntls_ciphers: NO-SUCH-CIPHER\n",
+        "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/key.pem\ntls_client_certs: require\n",
+        "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/key.pem\ntls_server_ca_file: /nonexistent\n",
+    ] {
+        assert!(
+            TlsConfig::from_config(&c.config(extra, None), "pop3").is_err(),
+            "{extra}"
+        );
+    }
+}
+
+#[test]
+fn handshake_and_info() {
+    let c = Certs::new("handshake");
+    let cfg = TlsConfig::from_config(&c.config(CERT_AND_KEY, None), "pop3")
+        .expect("context")
+        .expect("enabled");
+    let (got, info) = handshake(&cfg, None).expect("handshake");
+    assert_eq!(got, "ping");
+    assert_eq!(info.protocol, "TLSv1.3");
+    assert!(info.bits >= 128, "{info:?}");
+    assert!(!info.reused);
+    assert_eq!(info.peer_cn, None);
+    let line = info.log_line();
+    assert!(
+        line.starts_with("starttls: TLSv1.3 with cipher TLS_")
+            && line.ends_with(" bits new) no authentication"),
+        "{line}"
+    );
+    let (_, info) = handshake(&cfg, Some(SslVersion::TLS1_2)).expect("TLS 1.2 handshake");
+    assert_eq!(info.protocol, "TLSv1.2");
+}
+
+#[test]
+fn tls_versions_refuses_older_clients() {
+    let c = Certs::new("versions");
+    let text = format!("{CERT_AND_KEY}tls_versions: tls1_3\n");
+    let cfg = TlsConfig::from_config(&c.config(&text, None), "pop3")
+        .expect("context")
+        .expect("enabled");
+    assert!(handshake(&cfg, Some(SslVersion::TLS1_2)).is_err());
+    assert_eq!(handshake(&cfg, None).expect("1.3").1.protocol, "TLSv1.3");
+}
+
+#[test]
+fn key_in_the_certificate_file() {
+    let c = Certs::new("both");
+    let text = "tls_server_cert: {dir}/both.pem\ntls_server_key: {dir}/both.pem\n";
+    let cfg = TlsConfig::from_config(&c.config(text, None), "imap")
+        .expect("context")
+        .expect("enabled");
+    assert_eq!(handshake(&cfg, None).expect("handshake").0, "ping");
+}
+
+#[test]
+fn garbage_instead_of_a_client_hello() {
+    let c = Certs::new("garbage");
+    let cfg = TlsConfig::from_config(&c.config(CERT_AND_KEY, None), "pop3")
+        .expect("context")
+        .expect("enabled");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let t = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let _ = s.write_all(b"USER bob\r\nPASS secret\r\n");
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    });
+    let (tcp, _) = listener.accept().expect("accept");
+    assert!(accept(&cfg, tcp).is_err());
+    let _ = t.join();
+}
