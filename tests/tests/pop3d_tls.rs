@@ -473,3 +473,91 @@ fn tls_versions_tls1_3_refuses_a_tls1_2_client() {
     assert_eq!(p.version(), "TLSv1.2");
     assert_eq!(p.cmd("QUIT"), ["+OK"]);
 }
+
+/// Debian's fetchmail downloads bob's mail over `proto` (STLS on pop3, or implicit TLS on
+/// pop3s) and deletes it; its protocol trace and what it delivered.
+fn fetchmail(inst: &Instance, implicit: bool) -> Option<(String, String)> {
+    let Some(fetchmail) = ["/usr/bin/fetchmail"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        eprintln!("skipped: fetchmail is not installed");
+        return None;
+    };
+    let home = Scratch::new("fetchmail-home");
+    let mbox = home.join("mbox");
+    let (port, tls) = if implicit {
+        (inst.pop3s, "ssl sslproto 'tls1.2+'")
+    } else {
+        (inst.pop3, "sslproto 'tls1.2+'")
+    };
+    // Wait for master's listener (fetchmail tries only once).
+    drop(Pop::tcp(port));
+    let rc = home.write(
+        "fetchmailrc",
+        &format!(
+            "set no syslog\nset idfile \"{home}/fetchids\"\npoll 127.0.0.1 with proto POP3 service {port}\n  user \"bob\" there with password \"{REF_PASSWORD}\" is \"root\" here\n  options {tls} no sslcertck fetchall mda \"/bin/sh -c 'cat >> {mbox}'\"\n",
+            home = home.path().display(),
+            mbox = mbox.display(),
+        ),
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).ok()?;
+    }
+    let out = std::process::Command::new(fetchmail)
+        .arg("-v")
+        .arg("-f")
+        .arg(&rc)
+        .env("FETCHMAILHOME", home.path())
+        .env("HOME", home.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run fetchmail");
+    let trace = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "fetchmail failed: {trace}");
+    let delivered = std::fs::read_to_string(&mbox).unwrap_or_default();
+    Some((trace, delivered))
+}
+
+#[test]
+fn fetchmail_downloads_and_deletes_over_tls() {
+    for implicit in [false, true] {
+        let tag = if implicit {
+            "tls-fm-pop3s"
+        } else {
+            "tls-fm-stls"
+        };
+        let Some(ours) = start(tag, &our_bin("pop3d"), "allowplaintext: no\n") else {
+            return;
+        };
+        let Some((trace, delivered)) = fetchmail(&ours, implicit) else {
+            return;
+        };
+        if !implicit {
+            assert!(
+                trace.contains("POP3> STLS"),
+                "fetchmail did not use STLS: {trace}"
+            );
+        }
+        assert!(trace.contains("3 messages for bob"), "{trace}");
+        assert_eq!(
+            delivered.matches("\nSubject: ").count()
+                + usize::from(delivered.starts_with("Subject: ")),
+            3,
+            "three messages delivered: {delivered}"
+        );
+        // fetchmail deleted what it fetched: a new session finds the INBOX empty.
+        let c = connector(None, None);
+        let (mut p, _) = Pop::implicit(ours.pop3s, &c).expect("pop3s");
+        p.cmd("USER bob");
+        p.cmd(&format!("PASS {REF_PASSWORD}"));
+        assert_eq!(p.cmd("STAT"), ["+OK 0 0"], "after fetchmail over {tag}");
+        p.cmd("QUIT");
+    }
+}
