@@ -12,8 +12,9 @@
 //! exactly as Cyrus's own option lookup does.
 //!
 //! What Cyrus does and this module leaves out: the shared session cache in
-//! `tls_sessions.db` (`tls_session_timeout`, `tls_sessions_db*`): sessions are not cached
-//! across connections, so every handshake is a full one (TLS 1.3 tickets still resume);
+//! `tls_sessions.db` (`tls_session_timeout`, `tls_sessions_db*`): nothing is cached on the
+//! server, so a client resumes a session only with a ticket, and only on the process that
+//! issued it; `tls_server_ca_dir`, which only Cyrus's TLS client (proxying) reads;
 //! `tls_server_dhparam` and automatic DH parameters (Cyrus 3.6 offers finite-field DHE
 //! ciphers only with them; the ECDHE ones are unaffected); the debug log levels.
 #![forbid(unsafe_code)]
