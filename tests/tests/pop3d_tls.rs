@@ -561,3 +561,89 @@ fn fetchmail_downloads_and_deletes_over_tls() {
         p.cmd("QUIT");
     }
 }
+
+#[test]
+fn per_service_tls_options_like_debians() {
+    let Some(debian) = debian_pop3d() else {
+        return;
+    };
+    // Only the pop3s entry of cyrus.conf has a certificate.
+    let extra = "pop3s_tls_server_cert: {cert}\npop3s_tls_server_key: {key}\n";
+    let Some(theirs) = start("tls-svc-debian", &debian, extra) else {
+        return;
+    };
+    let Some(ours) = start("tls-svc-ours", &our_bin("pop3d"), extra) else {
+        return;
+    };
+    let c = connector(None, None);
+    let run = |i: &Instance| {
+        let mut out = session(i.pop3, false, &c, &["CAPA", "STLS", "QUIT"]);
+        out.extend(session(i.pop3s, true, &c, &["CAPA", "QUIT"]));
+        out
+    };
+    let a = run(&theirs);
+    assert!(a.iter().any(|l| l == "-ERR Unrecognized command"), "{a:?}");
+    same(&run(&ours), &a, "per-service TLS options");
+}
+
+/// Plaintext pipelined after STLS, then the handshake: what the first command over TLS gets.
+fn pipelined_after_stls(port: u16, c: &SslConnector) -> Vec<String> {
+    let (mut p, _) = Pop::plain(port);
+    p.r.get_mut()
+        .write_all(b"STLS\r\nUSER bob\r\n")
+        .expect("send");
+    let mut out = vec![p.line()];
+    match p.start_tls(c) {
+        Ok(()) => out.extend(p.cmd("USER alice")),
+        Err(e) => out.push(format!("handshake failed: {e}")),
+    }
+    out
+}
+
+#[test]
+fn plaintext_pipelined_after_stls_is_dropped_like_debians() {
+    let Some(debian) = debian_pop3d() else {
+        return;
+    };
+    let Some(theirs) = start("tls-pipe-debian", &debian, "") else {
+        return;
+    };
+    let Some(ours) = start("tls-pipe-ours", &our_bin("pop3d"), "") else {
+        return;
+    };
+    let c = connector(None, None);
+    let a = pipelined_after_stls(theirs.pop3, &c);
+    let b = pipelined_after_stls(ours.pop3, &c);
+    // The pipelined USER did not count: the one sent over TLS is the first.
+    assert_eq!(
+        a,
+        [
+            "+OK Begin TLS negotiation now",
+            "+OK Name is a valid mailbox"
+        ],
+        "Debian's pop3d"
+    );
+    same(&b, &a, "STLS with plaintext pipelined after it");
+}
+
+#[test]
+fn garbage_instead_of_a_handshake_ends_only_that_session() {
+    let Some(ours) = start("tls-garbage", &our_bin("pop3d"), "") else {
+        return;
+    };
+    let (mut p, _) = Pop::plain(ours.pop3);
+    assert_eq!(p.cmd("STLS"), ["+OK Begin TLS negotiation now"]);
+    p.r.get_mut()
+        .write_all(b"USER bob\r\nPASS secret\r\n")
+        .expect("send");
+    assert_eq!(
+        p.read_line(),
+        None,
+        "the session ends after a failed handshake"
+    );
+    // The next client is served as usual.
+    let c = connector(None, None);
+    let (mut p, g) = Pop::implicit(ours.pop3s, &c).expect("pop3s");
+    assert!(g.starts_with("+OK cyrus-ref"), "{g}");
+    assert_eq!(p.cmd("QUIT"), ["+OK"]);
+}

@@ -15,8 +15,8 @@
 //! `tls_sessions.db` (`tls_session_timeout`, `tls_sessions_db*`): nothing is cached on the
 //! server, so a client resumes a session only with a ticket, and only on the process that
 //! issued it; `tls_server_ca_dir`, which only Cyrus's TLS client (proxying) reads;
-//! `tls_server_dhparam` and automatic DH parameters (Cyrus 3.6 offers finite-field DHE
-//! ciphers only with them; the ECDHE ones are unaffected); the debug log levels.
+//! `tls_server_dhparam` and automatic DH parameters (without them OpenSSL picks no
+//! finite-field DHE suite; ECDHE and TLS 1.3 are unaffected); the debug log levels.
 #![forbid(unsafe_code)]
 
 use std::fmt;
