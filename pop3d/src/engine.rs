@@ -138,7 +138,8 @@ pub struct Reply {
     /// The session ends after sending.
     pub close: bool,
     /// After sending, run the TLS handshake (STLS), drop whatever plaintext the client sent
-    /// after the command, and report the outcome with [`Engine::tls_started`].
+    /// after the command, and report the outcome with [`Engine::tls_started`] or
+    /// [`Engine::tls_failed`].
     pub start_tls: bool,
 }
 
@@ -265,6 +266,14 @@ impl<B: Backend> Engine<B> {
             tls: false,
             ssf: 0,
         }
+    }
+
+    /// The I/O loop's TLS handshake after STLS failed; the session goes on in plaintext,
+    /// as in Cyrus.
+    pub fn tls_failed(&mut self) -> Reply {
+        let mut r = Reply::default();
+        r.line("-ERR [SYS/PERM] Starttls failed");
+        r
     }
 
     /// The I/O loop finished a TLS handshake (after STLS, or before the greeting on pop3s)

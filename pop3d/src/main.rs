@@ -11,9 +11,11 @@
 mod engine;
 mod store;
 
+use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -168,15 +170,16 @@ impl Worker for Pop3 {
         );
         // The idle timer also bounds a client that stalls in the TLS handshake.
         let watchdog = Watchdog::start(idle_limit(config));
-        let mut wire = Wire::Plain(conn);
+        let mut wire = Wire::Plain(Shared(Rc::new(RefCell::new(conn))));
         let mut layer = None;
         if self.implicit_tls {
+            // pop3s: no TLS, no session (Cyrus shuts down).
             match self.start_tls(wire) {
-                Some((w, info)) => {
+                Ok((w, info)) => {
                     wire = w;
                     layer = Some(info);
                 }
-                None => return,
+                Err(_) => return,
             }
         }
         let mut store = match store::Store::new(config) {
@@ -221,11 +224,18 @@ impl Worker for Pop3 {
                 // Plaintext the client pipelined after STLS is dropped with the reader, so
                 // nothing sent in the clear is taken as coming over TLS.
                 match self.start_tls(input.into_inner()) {
-                    Some((w, info)) => {
+                    Ok((w, info)) => {
                         engine.tls_started(info.bits, info.peer_cn.as_deref());
                         input = LineReader::new(w);
                     }
-                    None => return,
+                    Err(mut plain) => {
+                        // As Cyrus: say so in the clear and go on reading what the failed
+                        // handshake left unread, still in plaintext.
+                        if plain.write_all(&engine.tls_failed().out).is_err() {
+                            return;
+                        }
+                        input = LineReader::new(plain);
+                    }
                 }
             }
             // A long download restarts the clock, as Cyrus's prot_resettimeout does.
@@ -238,39 +248,57 @@ impl Worker for Pop3 {
 }
 
 impl Pop3 {
-    /// Runs the server side of the handshake on a plain `wire`; the TLS wire and what was
-    /// negotiated, or `None` (logged) when the session must end.
-    fn start_tls<'a>(&self, wire: Wire<'a>) -> Option<(Wire<'a>, tls::TlsInfo)> {
+    /// Runs the server side of the handshake on a plain `wire`: the TLS wire and what was
+    /// negotiated, or (logged) the plain wire back.
+    fn start_tls<'a>(&self, wire: Wire<'a>) -> Result<(Wire<'a>, tls::TlsInfo), Wire<'a>> {
         let what = if self.implicit_tls {
             "pop3s"
         } else {
             "STARTTLS"
         };
-        let (Wire::Plain(conn), Some(cfg)) = (wire, self.tls.as_ref()) else {
+        let (Wire::Plain(conn), Some(cfg)) = (&wire, self.tls.as_ref()) else {
             syslog::log(Level::Err, "[pop3d] error initializing TLS");
-            return None;
+            return Err(wire);
         };
-        match tls::accept(cfg, conn) {
+        match tls::accept(cfg, conn.clone()) {
             Ok(s) => {
                 let info = s.info();
                 syslog::log(Level::Notice, &info.log_line());
-                Some((Wire::Tls(Box::new(s)), info))
+                Ok((Wire::Tls(Box::new(s)), info))
             }
             Err(e) => {
-                // Cyrus then writes "-ERR [SYS/PERM] Starttls failed" in the clear and goes
-                // on; after a failed handshake neither side knows where the stream stands,
-                // so the session ends instead.
                 syslog::log(Level::Notice, &format!("{what} failed: {e}"));
-                None
+                Err(wire)
             }
         }
     }
 }
 
+/// The client connection, shared by the session and a TLS layer being set up over it, so a
+/// failed handshake hands it back in plaintext (OpenSSL keeps what it is given).
+#[derive(Clone)]
+struct Shared<'a>(Rc<RefCell<&'a mut Connection>>);
+
+impl Read for Shared<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+impl Write for Shared<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
+}
+
 /// The connection as the session currently speaks over it.
 enum Wire<'a> {
-    Plain(&'a mut Connection),
-    Tls(Box<TlsStream<&'a mut Connection>>),
+    Plain(Shared<'a>),
+    Tls(Box<TlsStream<Shared<'a>>>),
 }
 
 impl Read for Wire<'_> {

@@ -546,3 +546,20 @@ fn stls_without_usable_tls() {
         ],
     );
 }
+
+#[test]
+fn failed_handshake_leaves_the_session_in_plaintext() {
+    let mut e = with_tls(TlsOffer::Ready, false);
+    assert!(e.line(b"STLS\r\n").start_tls);
+    assert_eq!(e.tls_failed().out, b"-ERR [SYS/PERM] Starttls failed\r\n");
+    run(
+        &mut e,
+        &[
+            (
+                "USER bob",
+                "-ERR [AUTH] USER command only available under a layer\n",
+            ),
+            ("STLS", "+OK Begin TLS negotiation now\n"),
+        ],
+    );
+}
