@@ -19,35 +19,75 @@ struct Certs {
     dir: PathBuf,
 }
 
+/// A fresh P-256 key.
+fn new_key() -> PKey<openssl::pkey::Private> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
+    PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey")
+}
+
+/// A certificate for `cn` with `key`, signed by `issuer` (itself when `None`).
+fn new_cert(
+    cn: &str,
+    key: &PKey<openssl::pkey::Private>,
+    issuer: Option<(&X509, &PKey<openssl::pkey::Private>)>,
+    serial: u32,
+) -> X509 {
+    let mut name = X509NameBuilder::new().expect("name");
+    name.append_entry_by_text("CN", cn).expect("CN");
+    let name = name.build();
+    let mut b = X509::builder().expect("builder");
+    b.set_version(2).expect("version");
+    let serial = BigNum::from_u32(serial).and_then(|n| n.to_asn1_integer());
+    b.set_serial_number(&serial.expect("serial"))
+        .expect("serial");
+    b.set_subject_name(&name).expect("subject");
+    b.set_issuer_name(issuer.map_or(&name, |(c, _)| c.subject_name()))
+        .expect("issuer");
+    b.set_pubkey(key).expect("pubkey");
+    b.set_not_before(&Asn1Time::days_from_now(0).expect("now"))
+        .expect("not before");
+    b.set_not_after(&Asn1Time::days_from_now(1).expect("later"))
+        .expect("not after");
+    if issuer.is_none() {
+        let ca = openssl::x509::extension::BasicConstraints::new()
+            .critical()
+            .ca()
+            .build()
+            .expect("basic constraints");
+        b.append_extension(ca).expect("extension");
+    }
+    b.sign(issuer.map_or(key, |(_, k)| k), MessageDigest::sha256())
+        .expect("sign");
+    b.build()
+}
+
 impl Certs {
+    /// The server's self-signed certificate and key; a CA (`ca.pem`) and a client
+    /// certificate it signed for "bob" (`client.pem`, `client.key`).
     fn new(tag: &str) -> Certs {
         let dir = std::env::temp_dir().join(format!("cyrus-tls-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
-        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
-        let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
-        let mut name = X509NameBuilder::new().expect("name");
-        name.append_entry_by_text("CN", "localhost").expect("CN");
-        let name = name.build();
-        let mut b = X509::builder().expect("builder");
-        b.set_version(2).expect("version");
-        let serial = BigNum::from_u32(7).and_then(|n| n.to_asn1_integer());
-        b.set_serial_number(&serial.expect("serial"))
-            .expect("serial");
-        b.set_subject_name(&name).expect("subject");
-        b.set_issuer_name(&name).expect("issuer");
-        b.set_pubkey(&key).expect("pubkey");
-        b.set_not_before(&Asn1Time::days_from_now(0).expect("now"))
-            .expect("not before");
-        b.set_not_after(&Asn1Time::days_from_now(1).expect("later"))
-            .expect("not after");
-        b.sign(&key, MessageDigest::sha256()).expect("sign");
-        let cert = b.build().to_pem().expect("pem");
-        std::fs::write(dir.join("cert.pem"), &cert).expect("write cert");
+        let write = |name: &str, bytes: &[u8]| {
+            std::fs::write(dir.join(name), bytes).expect("write scratch file");
+        };
+        let key = new_key();
+        let cert = new_cert("localhost", &key, None, 7).to_pem().expect("pem");
         let key_pem = key.private_key_to_pem_pkcs8().expect("key pem");
-        std::fs::write(dir.join("key.pem"), &key_pem).expect("write key");
+        write("cert.pem", &cert);
+        write("key.pem", &key_pem);
         // Both in one file, for "tls_server_key unset".
-        std::fs::write(dir.join("both.pem"), [cert, key_pem].concat()).expect("write both");
+        write("both.pem", &[cert, key_pem].concat());
+        let ca_key = new_key();
+        let ca = new_cert("Test CA", &ca_key, None, 1);
+        write("ca.pem", &ca.to_pem().expect("pem"));
+        let client_key = new_key();
+        let client = new_cert("bob", &client_key, Some((&ca, &ca_key)), 2);
+        write("client.pem", &client.to_pem().expect("pem"));
+        write(
+            "client.key",
+            &client_key.private_key_to_pem_pkcs8().expect("pem"),
+        );
         Certs { dir }
     }
 
@@ -77,12 +117,27 @@ fn client(max: Option<SslVersion>) -> SslConnector {
     b.build()
 }
 
+/// A client presenting the certificate CA signed for "bob".
+fn client_with_cert(c: &Certs) -> SslConnector {
+    let mut b = SslConnector::builder(SslMethod::tls_client()).expect("client");
+    b.set_verify(SslVerifyMode::NONE);
+    b.set_certificate_file(c.dir.join("client.pem"), SslFiletype::PEM)
+        .expect("client cert");
+    b.set_private_key_file(c.dir.join("client.key"), SslFiletype::PEM)
+        .expect("client key");
+    b.build()
+}
+
 /// Accepts one connection on loopback with `cfg` while a client with `max` connects and
 /// says "ping"; what the server read and negotiated, or the handshake error.
 fn handshake(cfg: &TlsConfig, max: Option<SslVersion>) -> io::Result<(String, TlsInfo)> {
+    handshake_with(cfg, client(max))
+}
+
+/// [`handshake`] with the client `c`.
+fn handshake_with(cfg: &TlsConfig, c: SslConnector) -> io::Result<(String, TlsInfo)> {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let c = client(max);
     let t = std::thread::spawn(move || {
         let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         if let Ok(mut s) = c.connect("localhost", tcp) {
@@ -229,4 +284,33 @@ fn garbage_instead_of_a_client_hello() {
     let (tcp, _) = listener.accept().expect("accept");
     assert!(accept(&cfg, tcp).is_err());
     let _ = t.join();
+}
+
+#[test]
+fn client_certificates() {
+    let c = Certs::new("clientcerts");
+    let optional = format!("{CERT_AND_KEY}tls_client_ca_file: {{dir}}/ca.pem\n");
+    let cfg = TlsConfig::from_config(&c.config(&optional, None), "imap")
+        .expect("context")
+        .expect("enabled");
+    let (_, info) = handshake_with(&cfg, client_with_cert(&c)).expect("with a certificate");
+    assert_eq!(info.peer_cn.as_deref(), Some("bob"));
+    assert!(info.log_line().ends_with(" authenticated as bob"), "{info:?}");
+    let (_, info) = handshake(&cfg, None).expect("without a certificate");
+    assert_eq!(info.peer_cn, None);
+
+    let require = format!("{optional}tls_client_certs: require\n");
+    let cfg = TlsConfig::from_config(&c.config(&require, None), "imap")
+        .expect("context")
+        .expect("enabled");
+    assert!(handshake_with(&cfg, client_with_cert(&c)).is_ok());
+    assert!(handshake(&cfg, None).is_err(), "no certificate, but required");
+
+    // "off" asks for none, so a client's certificate is never seen.
+    let off = format!("{optional}tls_client_certs: off\n");
+    let cfg = TlsConfig::from_config(&c.config(&off, None), "imap")
+        .expect("context")
+        .expect("enabled");
+    let (_, info) = handshake_with(&cfg, client_with_cert(&c)).expect("handshake");
+    assert_eq!(info.peer_cn, None);
 }
