@@ -15,14 +15,14 @@
 //! `tls_sessions.db` (`tls_session_timeout`, `tls_sessions_db*`): nothing is cached on the
 //! server, so a client resumes a session only with a ticket, and only on the process that
 //! issued it; `tls_server_ca_dir`, which only Cyrus's TLS client (proxying) reads;
-//! `tls_server_dhparam` and automatic DH parameters (without them OpenSSL picks no
-//! finite-field DHE suite; ECDHE and TLS 1.3 are unaffected); the debug log levels.
+//! the debug log levels.
 #![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+use openssl::dh::Dh;
 use openssl::error::ErrorStack;
 use openssl::nid::Nid;
 use openssl::ssl::{
@@ -185,6 +185,28 @@ impl TlsConfig {
             syslog::log(Level::Err, &e);
             fail("TLS server engine: cannot load cert/key data, may be a cert/key mismatch?".into())
         })?;
+
+        // Finite-field DHE only with parameters from a file, as in Cyrus 3.6; a file that
+        // does not load leaves them out, as there.
+        if let Some(path) = config.string("tls_server_dhparam") {
+            let dh = std::fs::read(path)
+                .ok()
+                .and_then(|pem| Dh::params_from_pem(&pem).ok());
+            match dh {
+                Some(dh) => {
+                    if b.set_tmp_dh(&dh).is_err() {
+                        syslog::log(
+                            Level::Err,
+                            &format!("TLS server engine: DH parameters from {path} refused"),
+                        );
+                    }
+                }
+                None => syslog::log(
+                    Level::Err,
+                    &format!("TLS server engine: cannot load DH parameters from {path}"),
+                ),
+            }
+        }
 
         // One group for ECDHE, as Cyrus sets it; a name OpenSSL does not know leaves
         // OpenSSL's default list, as Cyrus ignores it.

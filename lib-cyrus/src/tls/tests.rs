@@ -295,7 +295,10 @@ fn client_certificates() {
         .expect("enabled");
     let (_, info) = handshake_with(&cfg, client_with_cert(&c)).expect("with a certificate");
     assert_eq!(info.peer_cn.as_deref(), Some("bob"));
-    assert!(info.log_line().ends_with(" authenticated as bob"), "{info:?}");
+    assert!(
+        info.log_line().ends_with(" authenticated as bob"),
+        "{info:?}"
+    );
     let (_, info) = handshake(&cfg, None).expect("without a certificate");
     assert_eq!(info.peer_cn, None);
 
@@ -304,7 +307,10 @@ fn client_certificates() {
         .expect("context")
         .expect("enabled");
     assert!(handshake_with(&cfg, client_with_cert(&c)).is_ok());
-    assert!(handshake(&cfg, None).is_err(), "no certificate, but required");
+    assert!(
+        handshake(&cfg, None).is_err(),
+        "no certificate, but required"
+    );
 
     // "off" asks for none, so a client's certificate is never seen.
     let off = format!("{optional}tls_client_certs: off\n");
@@ -313,4 +319,43 @@ fn client_certificates() {
         .expect("enabled");
     let (_, info) = handshake_with(&cfg, client_with_cert(&c)).expect("handshake");
     assert_eq!(info.peer_cn, None);
+}
+
+#[test]
+fn dhe_only_with_tls_server_dhparam() {
+    let c = Certs::new("dhparam");
+    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).expect("RSA key")).expect("pkey");
+    let cert = new_cert("localhost", &rsa, None, 9);
+    std::fs::write(c.dir.join("rsa.pem"), cert.to_pem().expect("pem")).expect("write");
+    std::fs::write(
+        c.dir.join("rsa.key"),
+        rsa.private_key_to_pem_pkcs8().expect("pem"),
+    )
+    .expect("write");
+    let dh = openssl::dh::Dh::get_2048_256().expect("DH group");
+    std::fs::write(c.dir.join("dh.pem"), dh.params_to_pem().expect("pem")).expect("write");
+    let dhe_client = || {
+        let mut b = SslConnector::builder(SslMethod::tls_client()).expect("client");
+        b.set_verify(SslVerifyMode::NONE);
+        b.set_max_proto_version(Some(SslVersion::TLS1_2))
+            .expect("max");
+        b.set_cipher_list("DHE-RSA-AES256-GCM-SHA384")
+            .expect("cipher");
+        b.build()
+    };
+    let base = "tls_server_cert: {dir}/rsa.pem\ntls_server_key: {dir}/rsa.key\n";
+    for (extra, works) in [
+        ("", false),
+        ("tls_server_dhparam: /nonexistent\n", false),
+        ("tls_server_dhparam: {dir}/dh.pem\n", true),
+    ] {
+        let cfg = TlsConfig::from_config(&c.config(&format!("{base}{extra}"), None), "pop3")
+            .expect("context")
+            .expect("enabled");
+        let r = handshake_with(&cfg, dhe_client());
+        assert_eq!(r.is_ok(), works, "{extra}: {r:?}");
+        if let Ok((_, info)) = r {
+            assert_eq!(info.cipher, "DHE-RSA-AES256-GCM-SHA384");
+        }
+    }
 }
