@@ -126,6 +126,8 @@ pub struct Settings {
     pub subfolders: bool,
     /// TLS as the TLS options make it.
     pub tls: TlsOffer,
+    /// `tls_required`: no authentication of any kind before TLS.
+    pub tls_required: bool,
 }
 
 /// The result of one line.
@@ -591,7 +593,7 @@ impl<B: Backend> Engine<B> {
 
     fn capa(&mut self, r: &mut Reply) {
         r.line("+OK List of capabilities follows");
-        if !self.authed || self.ssf > 0 {
+        if (!self.authed || self.ssf > 0) && !self.tls_missing() {
             if let Some(m) = self.backend.mechanisms("SASL ", " ", "\r\n") {
                 r.out.extend_from_slice(m.as_bytes());
             }
@@ -620,9 +622,14 @@ impl<B: Backend> Engine<B> {
         r.line(".");
     }
 
+    /// `tls_required` and no TLS yet.
+    fn tls_missing(&self) -> bool {
+        self.settings.tls_required && !self.tls
+    }
+
     /// USER and PASS are allowed: `allowplaintext`, or under TLS.
     fn plaintext_ok(&self) -> bool {
-        self.settings.allow_plaintext || self.tls
+        (self.settings.allow_plaintext || self.tls) && !self.tls_missing()
     }
 
     fn user(&mut self, arg: &[u8], r: &mut Reply) {
@@ -702,6 +709,10 @@ impl<B: Backend> Engine<B> {
     }
 
     fn auth(&mut self, arg: Option<&[u8]>, r: &mut Reply) {
+        if self.tls_missing() {
+            r.line("-ERR [AUTH] AUTH command only available under a layer");
+            return;
+        }
         let Some(arg) = arg else {
             r.line("+OK List of supported mechanisms follows");
             if let Some(m) = self.backend.mechanisms("", "\r\n", "\r\n") {

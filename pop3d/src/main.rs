@@ -71,6 +71,7 @@ fn settings(config: &Config, tls: TlsOffer) -> Settings {
         dot_separator: !config.switch("unixhierarchysep"),
         subfolders: config.switch("popsubfolders"),
         tls,
+        tls_required: config.switch("tls_required"),
     }
 }
 
@@ -195,7 +196,10 @@ impl Worker for Pop3 {
                 return;
             }
         };
-        let challenge = (config.switch("allowapop") && store.apop_supported())
+        // APOP sends no password in the clear, but `tls_required` bars it too (unless the
+        // whole connection is TLS already), as in Cyrus.
+        let apop_ok = !tls_still_required(config, layer.is_some());
+        let challenge = (apop_ok && config.switch("allowapop") && store.apop_supported())
             .then(|| format!("<{}.{t}@{}>", random_u64(), settings.servername));
         let mut engine = Engine::new(store, settings, session_id);
         if let Some(info) = layer {
@@ -324,6 +328,11 @@ impl Write for Wire<'_> {
             Wire::Tls(s) => s.flush(),
         }
     }
+}
+
+/// `tls_required` still holds when the greeting is sent (pop3s has TLS by then).
+fn tls_still_required(config: &Config, tls_now: bool) -> bool {
+    config.switch("tls_required") && !tls_now
 }
 
 /// `poptimeout` in seconds; Cyrus allows no less than 10 minutes.

@@ -389,6 +389,11 @@ fn stls_allows_plaintext_logins_like_debians() {
 }
 
 #[test]
+fn tls_required_like_debians() {
+    compare_with_debian("tls_required: yes\n", "tls-required");
+}
+
+#[test]
 fn login_and_download_over_stls() {
     let Some(ours) = start("tls-login", &our_bin("pop3d"), "allowplaintext: no\n") else {
         return;

@@ -97,6 +97,7 @@ fn settings() -> Settings {
         dot_separator: true,
         subfolders: false,
         tls: TlsOffer::Off,
+        tls_required: false,
     }
 }
 
@@ -560,6 +561,47 @@ fn failed_handshake_leaves_the_session_in_plaintext() {
                 "-ERR [AUTH] USER command only available under a layer\n",
             ),
             ("STLS", "+OK Begin TLS negotiation now\n"),
+        ],
+    );
+}
+
+#[test]
+fn tls_required_allows_no_login_before_tls() {
+    let mut e = with_tls(TlsOffer::Ready, true);
+    e.settings.tls_required = true;
+    let layer = "-ERR [AUTH] AUTH command only available under a layer\n";
+    run(
+        &mut e,
+        &[
+            (
+                "CAPA",
+                &format!("+OK List of capabilities follows\nSTLS\n{CAPA_TAIL}{IMPL}"),
+            ),
+            ("AUTH", layer),
+            ("AUTH PLAIN AGJvYgBzZWNyZXQ=", layer),
+            (
+                "USER bob",
+                "-ERR [AUTH] USER command only available under a layer\n",
+            ),
+            ("PASS secret", "-ERR [AUTH] Must give USER command\n"),
+            ("STLS", "+OK Begin TLS negotiation now\n"),
+        ],
+    );
+    e.tls_started(256, None);
+    run(
+        &mut e,
+        &[
+            (
+                "CAPA",
+                &format!(
+                    "+OK List of capabilities follows\nSASL PLAIN LOGIN\n{CAPA_TAIL}USER\n{IMPL}"
+                ),
+            ),
+            ("USER bob", "+OK Name is a valid mailbox\n"),
+            (
+                "PASS secret",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
         ],
     );
 }
