@@ -675,3 +675,35 @@ fn garbage_instead_of_a_handshake_like_debians() {
     assert!(g.starts_with("+OK cyrus-ref"), "{g}");
     assert_eq!(p.cmd("QUIT"), ["+OK"]);
 }
+
+#[test]
+fn odd_tls_settings_like_debians() {
+    let Some(debian) = debian_pop3d() else {
+        return;
+    };
+    let c = connector(None, None);
+    for (n, extra) in [
+        "tls_client_certs: require\n",
+        "tls_ciphers: NO-SUCH-CIPHER\n",
+        "tls_crl_file: /nonexistent\n",
+        "tls_eccurve: nosuch\n",
+        "tls_versions: nonsense\n",
+        "tls_server_ca_file: /nonexistent\n",
+        "tls_server_cert: /nonexistent\ntls_server_key: {key}\n",
+        "tls_server_cert: {cert}\ntls_server_key: disabled\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let Some(theirs) = start(&format!("tls-odd{n}-debian"), &debian, extra) else {
+            return;
+        };
+        let Some(ours) = start(&format!("tls-odd{n}-ours"), &our_bin("pop3d"), extra) else {
+            return;
+        };
+        let script = ["CAPA", "STLS", TLS, "QUIT"];
+        let a = session(theirs.pop3, false, &c, &script);
+        let b = session(ours.pop3, false, &c, &script);
+        same(&b, &a, extra);
+    }
+}

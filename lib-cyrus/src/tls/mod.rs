@@ -14,7 +14,9 @@
 //! What Cyrus does and this module leaves out: the shared session cache in
 //! `tls_sessions.db` (`tls_session_timeout`, `tls_sessions_db*`): nothing is cached on the
 //! server, so a client resumes a session only with a ticket, and only on the process that
-//! issued it; `tls_server_ca_dir`, which only Cyrus's TLS client (proxying) reads;
+//! issued it. `tls_server_ca_file` and `tls_server_ca_dir` are for Cyrus as a TLS client
+//! (proxying to backends); its server engine does not read them (Debian's 3.6 neither sends
+//! those certificates nor minds a missing file), and neither does this one. Also left out:
 //! the debug log levels.
 #![forbid(unsafe_code)]
 
@@ -31,7 +33,7 @@ use openssl::ssl::{
 };
 use openssl::x509::store::X509Lookup;
 use openssl::x509::verify::X509VerifyFlags;
-use openssl::x509::{X509Name, X509};
+use openssl::x509::X509Name;
 
 use crate::config::Config;
 use crate::syslog::{self, Level};
@@ -159,23 +161,6 @@ impl TlsConfig {
                     ));
                 }
                 use_client_certs = false;
-            }
-        }
-
-        // Intermediate CAs to send along with our certificate.
-        if let Some(chain) = config.string("tls_server_ca_file") {
-            let pem = std::fs::read(chain).map_err(|_| {
-                fail(format!(
-                    "TLS server engine: Cannot load additional client CA information from file {chain}"
-                ))
-            })?;
-            for cert in X509::stack_from_pem(&pem).unwrap_or_default() {
-                if b.add_extra_chain_cert(cert).is_err() {
-                    syslog::log(
-                        Level::Err,
-                        "TLS server engine: failed to add client_ca_cert to chain",
-                    );
-                }
             }
         }
 

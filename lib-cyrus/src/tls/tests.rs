@@ -12,7 +12,7 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::ssl::{SslConnector, SslVersion};
-use openssl::x509::X509NameBuilder;
+use openssl::x509::{X509NameBuilder, X509};
 
 /// A scratch directory with a self-signed certificate and its key.
 struct Certs {
@@ -214,7 +214,6 @@ fn bad_files_and_settings_are_errors() {
         "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/cert.pem\n",
         "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/key.pem\ntls_ciphers: NO-SUCH-CIPHER\n",
         "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/key.pem\ntls_client_certs: require\n",
-        "tls_server_cert: {dir}/cert.pem\ntls_server_key: {dir}/key.pem\ntls_server_ca_file: /nonexistent\n",
     ] {
         assert!(
             TlsConfig::from_config(&c.config(extra, None), "pop3").is_err(),
@@ -254,6 +253,17 @@ fn tls_versions_refuses_older_clients() {
         .expect("enabled");
     assert!(handshake(&cfg, Some(SslVersion::TLS1_2)).is_err());
     assert_eq!(handshake(&cfg, None).expect("1.3").1.protocol, "TLSv1.3");
+}
+
+#[test]
+fn server_ca_options_are_not_the_servers() {
+    let c = Certs::new("serverca");
+    let text = format!(
+        "{CERT_AND_KEY}tls_server_ca_file: /nonexistent\ntls_server_ca_dir: /nonexistent\n"
+    );
+    assert!(TlsConfig::from_config(&c.config(&text, None), "pop3")
+        .expect("context")
+        .is_some());
 }
 
 #[test]
