@@ -11,11 +11,9 @@
 mod engine;
 mod store;
 
-use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cyrus::config::Config;
 use cyrus::service::{self, Connection, Context, Worker};
 use cyrus::syslog::{self, Level};
-use cyrus::tls::{self, TlsConfig, TlsStream};
+use cyrus::tls::{self, Shared, TlsConfig, TlsStream};
 
 use engine::{Engine, Settings, TlsOffer, MAX_LINE};
 
@@ -171,7 +169,7 @@ impl Worker for Pop3 {
         );
         // The idle timer also bounds a client that stalls in the TLS handshake.
         let watchdog = Watchdog::start(idle_limit(config));
-        let mut wire = Wire::Plain(Shared(Rc::new(RefCell::new(conn))));
+        let mut wire = Wire::Plain(Shared::new(conn));
         let mut layer = None;
         if self.implicit_tls {
             // pop3s: no TLS, no session (Cyrus shuts down).
@@ -278,31 +276,11 @@ impl Pop3 {
     }
 }
 
-/// The client connection, shared by the session and a TLS layer being set up over it, so a
-/// failed handshake hands it back in plaintext (OpenSSL keeps what it is given).
-#[derive(Clone)]
-struct Shared<'a>(Rc<RefCell<&'a mut Connection>>);
-
-impl Read for Shared<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().read(buf)
-    }
-}
-
-impl Write for Shared<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write(buf)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()
-    }
-}
-
 /// The connection as the session currently speaks over it.
 enum Wire<'a> {
-    Plain(Shared<'a>),
-    Tls(Box<TlsStream<Shared<'a>>>),
+    /// Shared, so a failed handshake hands the connection back.
+    Plain(Shared<&'a mut Connection>),
+    Tls(Box<TlsStream<Shared<&'a mut Connection>>>),
 }
 
 impl Read for Wire<'_> {

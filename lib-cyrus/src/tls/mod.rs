@@ -20,9 +20,11 @@
 //! the debug log levels.
 #![forbid(unsafe_code)]
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::rc::Rc;
 
 use openssl::dh::Dh;
 use openssl::error::ErrorStack;
@@ -286,6 +288,41 @@ fn reason(e: &ErrorStack) -> String {
         .and_then(|x| x.reason())
         .unwrap_or("unknown error")
         .to_string()
+}
+
+/// A stream shared between a session and a TLS layer being set up over it: pass a clone
+/// to [`accept`] and keep the other, so that after a failed handshake the session can go on
+/// in plaintext (as Cyrus's imapd and pop3d do), since OpenSSL keeps what it is given.
+#[derive(Debug)]
+pub struct Shared<S>(Rc<RefCell<S>>);
+
+impl<S> Shared<S> {
+    /// Wraps `stream`.
+    pub fn new(stream: S) -> Shared<S> {
+        Shared(Rc::new(RefCell::new(stream)))
+    }
+}
+
+impl<S> Clone for Shared<S> {
+    fn clone(&self) -> Self {
+        Shared(Rc::clone(&self.0))
+    }
+}
+
+impl<S: Read> Read for Shared<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+}
+
+impl<S: Write> Write for Shared<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().flush()
+    }
 }
 
 /// Runs the server side of the handshake on `stream` (blocking; the caller's idle timer

@@ -369,3 +369,17 @@ fn dhe_only_with_tls_server_dhparam() {
         }
     }
 }
+
+#[test]
+fn shared_stream_survives_a_failed_handshake() {
+    let c = Certs::new("shared");
+    let cfg = TlsConfig::from_config(&c.config(CERT_AND_KEY, None), "pop3")
+        .expect("context")
+        .expect("enabled");
+    // OpenSSL reads a record header (5 bytes), finds no TLS, and gives up.
+    let plain = Shared::new(io::Cursor::new(b"QUIT\r\nNOOP\r\n".to_vec()));
+    assert!(accept(&cfg, plain.clone()).is_err());
+    let mut rest = String::new();
+    plain.clone().read_to_string(&mut rest).expect("read");
+    assert_eq!(rest, "\nNOOP\r\n");
+}
