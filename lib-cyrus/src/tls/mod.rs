@@ -11,13 +11,17 @@
 //! `<service>_<option>` overrides (`pop3s_tls_server_cert` for the cyrus.conf entry `pop3s`),
 //! exactly as Cyrus's own option lookup does.
 //!
-//! What Cyrus does and this module leaves out: the shared session cache in
-//! `tls_sessions.db` (`tls_session_timeout`, `tls_sessions_db*`): nothing is cached on the
-//! server, so a client resumes a session only with a ticket, and only on the process that
-//! issued it. `tls_server_ca_file` and `tls_server_ca_dir` are for Cyrus as a TLS client
-//! (proxying to backends); its server engine does not read them (Debian's 3.6 neither sends
-//! those certificates nor minds a missing file), and neither does this one. Also left out:
-//! the debug log levels.
+//! A failed handshake leaves the connection unusable unless the caller kept a [`Shared`]
+//! handle on it: Cyrus answers such a STARTTLS in the clear and goes on in plaintext.
+//!
+//! `tls_server_ca_file` and `tls_server_ca_dir` are for Cyrus as a TLS client (proxying to
+//! backends): its server engine does not read them (Debian's 3.6 neither sends those
+//! certificates nor minds a missing file), and neither does this module.
+//!
+//! Left out: the session cache Cyrus shares between processes in `tls_sessions.db`
+//! (`tls_session_timeout`, `tls_sessions_db*`). Nothing is cached on the server, so a client
+//! resumes a session only with a ticket, and only on the process that issued it. Also Cyrus's
+//! debug log levels.
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
