@@ -30,6 +30,7 @@ pub mod seen;
 pub mod service;
 pub mod subscriptions;
 pub mod syslog;
+pub mod tls;
 pub mod userdeny;
 
 pub use error::{Error, Result};

@@ -80,6 +80,21 @@ pub trait Backend {
     fn message(&mut self, uid: u32) -> Option<Vec<u8>>;
     /// The UPDATE state: expunge `deleted`, mark `seen` (when the options say so).
     fn update(&mut self, deleted: &[u32], seen: &[u32]);
+    /// TLS now protects the connection with `ssf` bits (and the client's certificate named
+    /// `auth_id`): SASL is told, as Cyrus tells it.
+    fn set_external(&mut self, ssf: u32, auth_id: Option<&str>);
+}
+
+/// Whether imapd.conf offers TLS, and whether its context could be built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsOffer {
+    /// No certificate and key configured: no STLS (Cyrus's `tls_enabled` is false).
+    Off,
+    /// Configured, but the files or settings could not be used: STLS is advertised and
+    /// refused, as Cyrus does.
+    Broken,
+    /// STLS works.
+    Ready,
 }
 
 /// What the settings of imapd.conf make of the protocol.
@@ -109,6 +124,10 @@ pub struct Settings {
     pub dot_separator: bool,
     /// `popsubfolders`: `user+folder` logins reach a folder of the user.
     pub subfolders: bool,
+    /// TLS as the TLS options make it.
+    pub tls: TlsOffer,
+    /// `tls_required`: no authentication of any kind before TLS.
+    pub tls_required: bool,
 }
 
 /// The result of one line.
@@ -120,6 +139,10 @@ pub struct Reply {
     pub pause: u64,
     /// The session ends after sending.
     pub close: bool,
+    /// After sending, run the TLS handshake (STLS), drop whatever plaintext the client sent
+    /// after the command, and report the outcome with [`Engine::tls_started`] or
+    /// [`Engine::tls_failed`].
+    pub start_tls: bool,
 }
 
 impl Reply {
@@ -145,6 +168,11 @@ pub struct Engine<B: Backend> {
     drop_: Option<Maildrop>,
     pending: Option<PendingAuth>,
     challenge: Option<String>,
+    /// TLS is on (after STLS, or from the start on pop3s).
+    tls: bool,
+    /// Cyrus's `saslprops.ssf`: the TLS layer's bits, replaced by the SASL layer's (none
+    /// here) after AUTH. CAPA lists SASL after login only while it is non-zero.
+    ssf: u32,
 }
 
 fn is_space(b: u8) -> bool {
@@ -237,7 +265,25 @@ impl<B: Backend> Engine<B> {
             drop_: None,
             pending: None,
             challenge: None,
+            tls: false,
+            ssf: 0,
         }
+    }
+
+    /// The I/O loop's TLS handshake after STLS failed; the session goes on in plaintext,
+    /// as in Cyrus.
+    pub fn tls_failed(&mut self) -> Reply {
+        let mut r = Reply::default();
+        r.line("-ERR [SYS/PERM] Starttls failed");
+        r
+    }
+
+    /// The I/O loop finished a TLS handshake (after STLS, or before the greeting on pop3s)
+    /// of `ssf` bits; `auth_id` names a verified client certificate.
+    pub fn tls_started(&mut self, ssf: u32, auth_id: Option<&str>) {
+        self.tls = true;
+        self.ssf = ssf;
+        self.backend.set_external(ssf, auth_id);
     }
 
     /// The backend, for inspection in tests.
@@ -333,6 +379,18 @@ impl<B: Backend> Engine<B> {
                 Some(a) => self.apop(a, &mut r),
             },
             (b"auth", false) => self.auth(arg, &mut r),
+            (b"stls", false) if self.settings.tls != TlsOffer::Off => {
+                if arg.is_some() {
+                    r.line("-ERR Unexpected extra argument");
+                } else if self.tls {
+                    r.line("-ERR Already successfully executed STLS");
+                } else if self.settings.tls == TlsOffer::Broken {
+                    r.line("-ERR [SYS/PERM] Error initializing TLS");
+                } else {
+                    r.line("+OK Begin TLS negotiation now");
+                    r.start_tls = true;
+                }
+            }
             (_, false) => r.line("-ERR Unrecognized command"),
             (b"stat", true) => {
                 if arg.is_some() {
@@ -535,10 +593,13 @@ impl<B: Backend> Engine<B> {
 
     fn capa(&mut self, r: &mut Reply) {
         r.line("+OK List of capabilities follows");
-        if !self.authed {
+        if (!self.authed || self.ssf > 0) && !self.tls_missing() {
             if let Some(m) = self.backend.mechanisms("SASL ", " ", "\r\n") {
                 r.out.extend_from_slice(m.as_bytes());
             }
+        }
+        if self.settings.tls != TlsOffer::Off && !self.tls && !self.authed {
+            r.line("STLS");
         }
         let s = &self.settings;
         if s.expire_secs < 0 {
@@ -551,7 +612,7 @@ impl<B: Backend> Engine<B> {
         for c in ["TOP", "UIDL", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE"] {
             r.line(c);
         }
-        if !self.authed && self.settings.allow_plaintext {
+        if !self.authed && self.plaintext_ok() {
             r.line("USER");
         }
         if self.authed || self.settings.serverinfo == "on" {
@@ -561,8 +622,18 @@ impl<B: Backend> Engine<B> {
         r.line(".");
     }
 
+    /// `tls_required` and no TLS yet.
+    fn tls_missing(&self) -> bool {
+        self.settings.tls_required && !self.tls
+    }
+
+    /// USER and PASS are allowed: `allowplaintext`, or under TLS.
+    fn plaintext_ok(&self) -> bool {
+        (self.settings.allow_plaintext || self.tls) && !self.tls_missing()
+    }
+
     fn user(&mut self, arg: &[u8], r: &mut Reply) {
-        if !self.settings.allow_plaintext {
+        if !self.plaintext_ok() {
             r.line("-ERR [AUTH] USER command only available under a layer");
             return;
         }
@@ -638,6 +709,10 @@ impl<B: Backend> Engine<B> {
     }
 
     fn auth(&mut self, arg: Option<&[u8]>, r: &mut Reply) {
+        if self.tls_missing() {
+            r.line("-ERR [AUTH] AUTH command only available under a layer");
+            return;
+        }
         let Some(arg) = arg else {
             r.line("+OK List of supported mechanisms follows");
             if let Some(m) = self.backend.mechanisms("", "\r\n", "\r\n") {
@@ -684,6 +759,9 @@ impl<B: Backend> Engine<B> {
             }
             Ok(Step::Done) => match self.backend.auth_user() {
                 Some(u) => {
+                    // The SASL layer's strength replaces TLS's; no mechanism offered here
+                    // negotiates one.
+                    self.ssf = 0;
                     if !self.open(u, r) {
                         self.backend.auth_reset();
                     }

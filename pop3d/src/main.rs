@@ -3,7 +3,9 @@
 //!
 //! `main` hands a [`Pop3`] worker to the shared service loop. Each connection gets a
 //! [`engine::Engine`] (the sans-I/O protocol) over a [`store::Store`] (libsasl2 and the
-//! mailbox files); this file only moves lines between the socket and the engine.
+//! mailbox files); this file only moves lines between the socket and the engine, and runs
+//! the TLS handshake when the engine asks for it (STLS) or before the greeting (`-s`,
+//! pop3s).
 #![forbid(unsafe_code)]
 
 mod engine;
@@ -19,15 +21,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use cyrus::config::Config;
 use cyrus::service::{self, Connection, Context, Worker};
 use cyrus::syslog::{self, Level};
+use cyrus::tls::{self, Shared, TlsConfig, TlsStream};
 
-use engine::{Engine, Settings, MAX_LINE};
+use engine::{Engine, Settings, TlsOffer, MAX_LINE};
 
 /// The version Debian's Cyrus prints, which clients and scripts match on.
 pub const VERSION: &str = "3.6.1-Debian-3.6.1-4+deb12u5";
 
-/// The worker: SASL is set up once per process, a session per connection.
+/// The worker: SASL and TLS are set up once per process, a session per connection.
 struct Pop3 {
     sessions: u32,
+    /// `-s`: TLS from the first byte (pop3s).
+    implicit_tls: bool,
+    /// The TLS context; `None` when TLS is off or its setup failed (see `tls_offer`).
+    tls: Option<TlsConfig>,
+    tls_offer: TlsOffer,
 }
 
 fn now() -> u64 {
@@ -44,7 +52,7 @@ fn random_u64() -> u64 {
 }
 
 /// What imapd.conf makes of the protocol.
-fn settings(config: &Config) -> Settings {
+fn settings(config: &Config, tls: TlsOffer) -> Settings {
     Settings {
         servername: servername(config),
         version: VERSION.to_string(),
@@ -60,6 +68,8 @@ fn settings(config: &Config) -> Settings {
         readonly: config.switch("readonly"),
         dot_separator: !config.switch("unixhierarchysep"),
         subfolders: config.switch("popsubfolders"),
+        tls,
+        tls_required: config.switch("tls_required"),
     }
 }
 
@@ -94,6 +104,11 @@ impl<R: Read> LineReader<R> {
         }
     }
 
+    /// The stream, without whatever was read ahead of the last line returned.
+    fn into_inner(self) -> R {
+        self.inner
+    }
+
     fn next_line(&mut self) -> Option<Vec<u8>> {
         loop {
             let pending = &self.buf[self.start..];
@@ -124,10 +139,17 @@ impl<R: Read> LineReader<R> {
 
 impl Worker for Pop3 {
     fn init(&mut self, ctx: &Context) -> Result<(), String> {
-        // pop3s needs TLS, which this build lacks: refuse to start rather than speak
-        // plaintext on a port clients trust to be encrypted (Cyrus refuses the same way
-        // when its TLS options are missing).
-        if ctx.args.iter().skip(1).any(|a| a == "-s") {
+        self.implicit_tls = ctx.args.iter().skip(1).any(|a| a == "-s");
+        // Built once, as Cyrus's server engine is; a failure is logged by `from_config` and
+        // answered per connection, as Cyrus answers it.
+        (self.tls, self.tls_offer) = match TlsConfig::from_config(&ctx.config, "pop3") {
+            Ok(Some(c)) => (Some(c), TlsOffer::Ready),
+            Ok(None) => (None, TlsOffer::Off),
+            Err(_) => (None, TlsOffer::Broken),
+        };
+        // pop3s without TLS options would speak plaintext on a port clients trust to be
+        // encrypted: refuse to start, as Cyrus does.
+        if self.implicit_tls && self.tls_offer == TlsOffer::Off {
             return Err("pop3s: required OpenSSL options not present".into());
         }
         cyrus::auth::init(&ctx.config).map_err(|e| format!("SASL failed initializing: {e}"))
@@ -136,7 +158,7 @@ impl Worker for Pop3 {
     fn session(&mut self, ctx: &Context, conn: &mut Connection) {
         self.sessions += 1;
         let config = &ctx.config;
-        let settings = settings(config);
+        let settings = settings(config, self.tls_offer);
         let t = now();
         let session_id = format!(
             "{}-{t}-{}-{}-{}",
@@ -145,6 +167,20 @@ impl Worker for Pop3 {
             self.sessions,
             random_u64()
         );
+        // The idle timer also bounds a client that stalls in the TLS handshake.
+        let watchdog = Watchdog::start(idle_limit(config));
+        let mut wire = Wire::Plain(Shared::new(conn));
+        let mut layer = None;
+        if self.implicit_tls {
+            // pop3s: no TLS, no session (Cyrus shuts down).
+            match self.start_tls(wire) {
+                Ok((w, info)) => {
+                    wire = w;
+                    layer = Some(info);
+                }
+                Err(_) => return,
+            }
+        }
         let mut store = match store::Store::new(config) {
             Ok(s) => s,
             Err(e) => {
@@ -152,37 +188,129 @@ impl Worker for Pop3 {
                     Level::Err,
                     &format!("Fatal error: SASL failed initializing: sasl_server_new(): {e}"),
                 );
-                let _ = conn.write_all(
+                let _ = wire.write_all(
                     b"-ERR [SYS/PERM] Fatal error: SASL failed initializing: sasl_server_new()\r\n",
                 );
                 return;
             }
         };
-        let challenge = (config.switch("allowapop") && store.apop_supported())
+        // APOP sends no password in the clear, but `tls_required` bars it too (unless the
+        // whole connection is TLS already), as in Cyrus.
+        let apop_ok = !tls_still_required(config, layer.is_some());
+        let challenge = (apop_ok && config.switch("allowapop") && store.apop_supported())
             .then(|| format!("<{}.{t}@{}>", random_u64(), settings.servername));
         let mut engine = Engine::new(store, settings, session_id);
-        if conn
+        if let Some(info) = layer {
+            engine.tls_started(info.bits, info.peer_cn.as_deref());
+        }
+        if wire
             .write_all(&engine.greeting(challenge.as_deref()))
             .is_err()
         {
             return;
         }
-        let watchdog = Watchdog::start(idle_limit(config));
-        let mut input = LineReader::new(ConnRead(conn));
+        let mut input = LineReader::new(wire);
         while let Some(line) = input.next_line() {
             watchdog.touch();
             let reply = engine.line(&line);
             if reply.pause > 0 {
                 std::thread::sleep(Duration::from_secs(reply.pause));
             }
-            let conn = &mut input.inner.0;
-            if conn.write_all(&reply.out).is_err() || reply.close {
+            if input.inner.write_all(&reply.out).is_err() {
                 return;
+            }
+            if reply.close {
+                break;
+            }
+            if reply.start_tls {
+                // Plaintext the client pipelined after STLS is dropped with the reader, so
+                // nothing sent in the clear is taken as coming over TLS.
+                match self.start_tls(input.into_inner()) {
+                    Ok((w, info)) => {
+                        engine.tls_started(info.bits, info.peer_cn.as_deref());
+                        input = LineReader::new(w);
+                    }
+                    Err(mut plain) => {
+                        // As Cyrus: say so in the clear and go on reading what the failed
+                        // handshake left unread, still in plaintext.
+                        if plain.write_all(&engine.tls_failed().out).is_err() {
+                            return;
+                        }
+                        input = LineReader::new(plain);
+                    }
+                }
             }
             // A long download restarts the clock, as Cyrus's prot_resettimeout does.
             watchdog.touch();
         }
+        if let Wire::Tls(s) = &mut input.inner {
+            s.shutdown();
+        }
     }
+}
+
+impl Pop3 {
+    /// Runs the server side of the handshake on a plain `wire`: the TLS wire and what was
+    /// negotiated, or (logged) the plain wire back.
+    fn start_tls<'a>(&self, wire: Wire<'a>) -> Result<(Wire<'a>, tls::TlsInfo), Wire<'a>> {
+        let what = if self.implicit_tls {
+            "pop3s"
+        } else {
+            "STARTTLS"
+        };
+        let (Wire::Plain(conn), Some(cfg)) = (&wire, self.tls.as_ref()) else {
+            syslog::log(Level::Err, "[pop3d] error initializing TLS");
+            return Err(wire);
+        };
+        match tls::accept(cfg, conn.clone()) {
+            Ok(s) => {
+                let info = s.info();
+                syslog::log(Level::Notice, &info.log_line());
+                Ok((Wire::Tls(Box::new(s)), info))
+            }
+            Err(e) => {
+                syslog::log(Level::Notice, &format!("{what} failed: {e}"));
+                Err(wire)
+            }
+        }
+    }
+}
+
+/// The connection as the session currently speaks over it.
+enum Wire<'a> {
+    /// Shared, so a failed handshake hands the connection back.
+    Plain(Shared<&'a mut Connection>),
+    Tls(Box<TlsStream<Shared<&'a mut Connection>>>),
+}
+
+impl Read for Wire<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(c) => c.read(buf),
+            Wire::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Wire<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(c) => c.write(buf),
+            Wire::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Wire::Plain(c) => c.flush(),
+            Wire::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// `tls_required` still holds when the greeting is sent (pop3s has TLS by then).
+fn tls_still_required(config: &Config, tls_now: bool) -> bool {
+    config.switch("tls_required") && !tls_now
 }
 
 /// `poptimeout` in seconds; Cyrus allows no less than 10 minutes.
@@ -229,17 +357,13 @@ impl Drop for Watchdog {
     }
 }
 
-/// Reading half of the connection, so the line reader can own a `Read`.
-struct ConnRead<'a>(&'a mut Connection);
-
-impl Read for ConnRead<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
 fn main() {
-    service::run(Pop3 { sessions: 0 })
+    service::run(Pop3 {
+        sessions: 0,
+        implicit_tls: false,
+        tls: None,
+        tls_offer: TlsOffer::Off,
+    })
 }
 
 #[cfg(test)]

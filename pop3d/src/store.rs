@@ -51,6 +51,8 @@ pub struct Store {
     dir: Option<PathBuf>,
     /// `popuseacl` is on and the user lacks the `s` right.
     no_seen: bool,
+    /// The TLS layer (bits, client certificate name), told to every SASL connection.
+    external: Option<(u32, Option<String>)>,
 }
 
 impl Store {
@@ -62,6 +64,7 @@ impl Store {
             sasl: Some(sasl),
             dir: None,
             no_seen: false,
+            external: None,
         })
     }
 
@@ -72,7 +75,13 @@ impl Store {
 
     fn sasl(&mut self) -> Result<&mut Server, SaslError> {
         if self.sasl.is_none() {
-            self.sasl = Some(Server::new(&self.config, "pop")?);
+            let mut server = Server::new(&self.config, "pop")?;
+            // A fresh connection (after a failed exchange) keeps the TLS layer, as Cyrus's
+            // reset_saslconn does.
+            if let Some((ssf, id)) = &self.external {
+                server.set_external(*ssf, id.as_deref())?;
+            }
+            self.sasl = Some(server);
         }
         self.sasl.as_mut().ok_or(SaslError::FAIL)
     }
@@ -272,6 +281,15 @@ impl Backend for Store {
     fn message(&mut self, uid: u32) -> Option<Vec<u8>> {
         let dir = self.dir.as_ref()?;
         std::fs::read(dir.join(format!("{uid}."))).ok()
+    }
+
+    fn set_external(&mut self, ssf: u32, auth_id: Option<&str>) {
+        self.external = Some((ssf, auth_id.map(str::to_string)));
+        if let Some(server) = self.sasl.as_mut() {
+            if let Err(e) = server.set_external(ssf, auth_id) {
+                syslog::log(Level::Err, &format!("sasl_setprop(SSF_EXTERNAL): {e}"));
+            }
+        }
     }
 
     fn update(&mut self, deleted: &[u32], seen: &[u32]) {

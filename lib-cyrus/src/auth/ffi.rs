@@ -26,6 +26,7 @@ const CB_CANON_USER: c_ulong = 0x8007;
 const USERNAME: c_int = 0;
 const SSF_EXTERNAL: c_int = 100;
 const SEC_PROPS: c_int = 101;
+const AUTH_EXTERNAL: c_int = 102;
 
 #[repr(C)]
 struct Callback {
@@ -346,6 +347,21 @@ pub fn server_new(
         return Err(r);
     }
     Ok(conn)
+}
+
+/// Tells libsasl2 about a security layer below it (TLS): its strength and, when the client
+/// proved an identity there (a certificate), that identity (`SASL_AUTH_EXTERNAL`).
+pub fn set_external(conn: &mut Conn, ssf: u32, auth_id: Option<&CStr>) -> c_int {
+    let ext: c_uint = ssf;
+    // SAFETY: conn.0 is live; SSF_EXTERNAL takes a pointer to a sasl_ssf_t, copied before
+    // sasl_setprop returns.
+    let r = unsafe { sasl_setprop(conn.0, SSF_EXTERNAL, (&ext as *const c_uint).cast()) };
+    if r != OK {
+        return r;
+    }
+    // SAFETY: conn.0 is live; AUTH_EXTERNAL takes a NUL-terminated string (or NULL), which
+    // libsasl2 copies.
+    unsafe { sasl_setprop(conn.0, AUTH_EXTERNAL, opt_ptr(auth_id).cast()) }
 }
 
 fn len32(b: &[u8]) -> Result<c_uint, c_int> {

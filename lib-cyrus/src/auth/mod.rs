@@ -204,6 +204,20 @@ impl Server {
         Ok(Server { conn })
     }
 
+    /// Declares the TLS layer under this connection (`ssf` bits, and the client
+    /// certificate's name if any), as Cyrus does after STARTTLS: with one, mechanisms that
+    /// send passwords in the clear are offered even when `allowplaintext` is off.
+    pub fn set_external(&mut self, ssf: u32, auth_id: Option<&str>) -> Result<(), SaslError> {
+        let id = auth_id
+            .map(CString::new)
+            .transpose()
+            .map_err(|_| SaslError::FAIL)?;
+        match ffi::set_external(&mut self.conn, ssf, id.as_deref()) {
+            ffi::OK => Ok(()),
+            e => Err(SaslError(e)),
+        }
+    }
+
     /// Checks a plaintext password (`sasl_checkpass`); on success the canonical userid.
     pub fn checkpass(&mut self, user: &str, pass: &[u8]) -> Result<String, SaslError> {
         let r = ffi::checkpass(&mut self.conn, user.as_bytes(), pass);

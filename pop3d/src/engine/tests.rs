@@ -8,6 +8,7 @@ struct Fake {
     updated: Option<(Vec<u32>, Vec<u32>)>,
     sasl_pending: bool,
     no_delete: bool,
+    external: Option<(u32, Option<String>)>,
 }
 
 const MSG1: &[u8] = b"From: a\r\nSubject: s\r\n\r\nline one\r\n.leading dot\r\nthree\r\n";
@@ -76,6 +77,9 @@ impl Backend for Fake {
     fn update(&mut self, deleted: &[u32], seen: &[u32]) {
         self.updated = Some((deleted.to_vec(), seen.to_vec()));
     }
+    fn set_external(&mut self, ssf: u32, auth_id: Option<&str>) {
+        self.external = Some((ssf, auth_id.map(str::to_string)));
+    }
 }
 
 fn settings() -> Settings {
@@ -92,6 +96,8 @@ fn settings() -> Settings {
         readonly: false,
         dot_separator: true,
         subfolders: false,
+        tls: TlsOffer::Off,
+        tls_required: false,
     }
 }
 
@@ -409,6 +415,193 @@ fn dele_without_the_right() {
             ("DELE", "-ERR Missing argument\n"),
             ("DELE 1", "-ERR [SYS/PERM] Permission denied\n"),
             ("STAT", "+OK 2 4260\n"),
+        ],
+    );
+}
+
+fn with_tls(tls: TlsOffer, allow_plaintext: bool) -> Engine<Fake> {
+    let mut s = settings();
+    s.tls = tls;
+    s.allow_plaintext = allow_plaintext;
+    Engine::new(Fake::default(), s, "sid".into())
+}
+
+const CAPA_TAIL: &str =
+    "EXPIRE NEVER\nLOGIN-DELAY 0\nTOP\nUIDL\nPIPELINING\nRESP-CODES\nAUTH-RESP-CODE\n";
+const IMPL: &str = "IMPLEMENTATION Cyrus POP3 3.6.1-Debian-3.6.1-4+deb12u5\n.\n";
+
+#[test]
+fn stls_as_debians_pop3d_answers() {
+    let mut e = with_tls(TlsOffer::Ready, true);
+    let before = format!(
+        "+OK List of capabilities follows\nSASL PLAIN LOGIN\nSTLS\n{CAPA_TAIL}USER\n{IMPL}"
+    );
+    run(
+        &mut e,
+        &[
+            ("CAPA", &before),
+            ("USER bob", "+OK Name is a valid mailbox\n"),
+            ("STLS x", "-ERR Unexpected extra argument\n"),
+        ],
+    );
+    let r = e.line(b"STLS\r\n");
+    assert_eq!(r.out, b"+OK Begin TLS negotiation now\r\n");
+    assert!(r.start_tls && !r.close);
+    e.tls_started(256, None);
+    assert_eq!(e.backend().external, Some((256, None)));
+    let after =
+        format!("+OK List of capabilities follows\nSASL PLAIN LOGIN\n{CAPA_TAIL}USER\n{IMPL}");
+    run(
+        &mut e,
+        &[
+            ("CAPA", &after),
+            ("STLS", "-ERR Already successfully executed STLS\n"),
+            // The USER given before STLS still stands, as in Cyrus.
+            ("USER bob", "-ERR [AUTH] Must give PASS command\n"),
+            (
+                "PASS secret",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
+            // Logged in over TLS with a password: SASL stays listed, STLS is gone.
+            (
+                "CAPA",
+                &format!("+OK List of capabilities follows\nSASL PLAIN LOGIN\n{CAPA_TAIL}{IMPL}"),
+            ),
+            ("STLS", "-ERR Unrecognized command\n"),
+        ],
+    );
+}
+
+#[test]
+fn stls_makes_plaintext_logins_possible() {
+    let mut e = with_tls(TlsOffer::Ready, false);
+    run(
+        &mut e,
+        &[
+            (
+                "CAPA",
+                &format!(
+                    "+OK List of capabilities follows\nSASL PLAIN LOGIN\nSTLS\n{CAPA_TAIL}{IMPL}"
+                ),
+            ),
+            (
+                "USER bob",
+                "-ERR [AUTH] USER command only available under a layer\n",
+            ),
+            ("STLS", "+OK Begin TLS negotiation now\n"),
+        ],
+    );
+    e.tls_started(128, None);
+    run(
+        &mut e,
+        &[
+            ("USER bob", "+OK Name is a valid mailbox\n"),
+            (
+                "PASS secret",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn sasl_login_over_tls_drops_sasl_from_capa() {
+    let mut e = with_tls(TlsOffer::Ready, true);
+    e.tls_started(256, None);
+    run(
+        &mut e,
+        &[
+            (
+                "AUTH PLAIN AGJvYgBzZWNyZXQ=",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
+            (
+                "CAPA",
+                &format!("+OK List of capabilities follows\n{CAPA_TAIL}{IMPL}"),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn stls_without_usable_tls() {
+    run(
+        &mut with_tls(TlsOffer::Broken, true),
+        &[
+            ("STLS", "-ERR [SYS/PERM] Error initializing TLS\n"),
+            ("STLS", "-ERR [SYS/PERM] Error initializing TLS\n"),
+        ],
+    );
+    run(
+        &mut with_tls(TlsOffer::Off, true),
+        &[("STLS", "-ERR Unrecognized command\n")],
+    );
+    // pop3s: TLS from the first byte.
+    let mut e = with_tls(TlsOffer::Ready, true);
+    e.tls_started(256, None);
+    run(
+        &mut e,
+        &[
+            ("STLS", "-ERR Already successfully executed STLS\n"),
+            ("STLS x", "-ERR Unexpected extra argument\n"),
+        ],
+    );
+}
+
+#[test]
+fn failed_handshake_leaves_the_session_in_plaintext() {
+    let mut e = with_tls(TlsOffer::Ready, false);
+    assert!(e.line(b"STLS\r\n").start_tls);
+    assert_eq!(e.tls_failed().out, b"-ERR [SYS/PERM] Starttls failed\r\n");
+    run(
+        &mut e,
+        &[
+            (
+                "USER bob",
+                "-ERR [AUTH] USER command only available under a layer\n",
+            ),
+            ("STLS", "+OK Begin TLS negotiation now\n"),
+        ],
+    );
+}
+
+#[test]
+fn tls_required_allows_no_login_before_tls() {
+    let mut e = with_tls(TlsOffer::Ready, true);
+    e.settings.tls_required = true;
+    let layer = "-ERR [AUTH] AUTH command only available under a layer\n";
+    run(
+        &mut e,
+        &[
+            (
+                "CAPA",
+                &format!("+OK List of capabilities follows\nSTLS\n{CAPA_TAIL}{IMPL}"),
+            ),
+            ("AUTH", layer),
+            ("AUTH PLAIN AGJvYgBzZWNyZXQ=", layer),
+            (
+                "USER bob",
+                "-ERR [AUTH] USER command only available under a layer\n",
+            ),
+            ("PASS secret", "-ERR [AUTH] Must give USER command\n"),
+            ("STLS", "+OK Begin TLS negotiation now\n"),
+        ],
+    );
+    e.tls_started(256, None);
+    run(
+        &mut e,
+        &[
+            (
+                "CAPA",
+                &format!(
+                    "+OK List of capabilities follows\nSASL PLAIN LOGIN\n{CAPA_TAIL}USER\n{IMPL}"
+                ),
+            ),
+            ("USER bob", "+OK Name is a valid mailbox\n"),
+            (
+                "PASS secret",
+                "+OK Mailbox locked and ready SESSIONID=<sid>\n",
+            ),
         ],
     );
 }
