@@ -8,7 +8,7 @@ use std::sync::Arc;
 use cyrus::config::Config;
 use cyrus::service::watchdog::{session_id, Watchdog};
 use cyrus::service::{self, Connection, Context, Worker};
-use cyrus::syslog::{self, Level};
+use cyrus::tls::{TlsConfig, Wire};
 
 use imapd::proto::reader::{Event, Limits, Reader};
 use imapd::session::{Next, Session, Settings};
@@ -23,6 +23,10 @@ const IDLE_POLL_MS: i32 = 1000;
 struct Imap {
     sessions: u32,
     config: Option<Arc<Config>>,
+    /// imaps (`-s`): TLS from the first byte.
+    implicit_tls: bool,
+    /// The TLS context, built once per process; `None` when no certificate is configured.
+    tls: Option<TlsConfig>,
 }
 
 fn servername(config: &Config) -> String {
@@ -44,9 +48,12 @@ fn idle_limit(config: &Config) -> u64 {
 
 impl Worker for Imap {
     fn init(&mut self, ctx: &Context) -> Result<(), String> {
-        // imaps needs TLS, which this build lacks: refuse to start rather than speak
-        // plaintext on a port clients trust to be encrypted.
-        if ctx.args.iter().skip(1).any(|a| a == "-s") {
+        self.implicit_tls = ctx.args.iter().skip(1).any(|a| a == "-s");
+        // A broken TLS setup is logged by from_config; STARTTLS is then not offered.
+        self.tls = TlsConfig::from_config(&ctx.config, "imap").ok().flatten();
+        // imaps without TLS would speak plaintext on a port clients trust to be encrypted:
+        // refuse to start, as Cyrus does.
+        if self.implicit_tls && self.tls.is_none() {
             return Err("imaps: required OpenSSL options not present".into());
         }
         cyrus::auth::init(&ctx.config).map_err(|e| format!("SASL failed initializing: {e}"))?;
@@ -67,16 +74,33 @@ impl Worker for Imap {
             servername: name,
             version: VERSION.to_string(),
             allow_plaintext: config.switch("allowplaintext"),
-            tls_available: false,
+            tls_available: self.tls.is_some() && !self.implicit_tls,
             tls_active: false,
             serverinfo: config.string("serverinfo").unwrap_or("on").to_string(),
         };
         let limits = Limits::from_config(&config);
         let watchdog = Watchdog::start(idle_limit(&config));
+        let mut wire = Wire::plain(conn);
+        let mut layer = None;
+        if self.implicit_tls {
+            match wire.start_tls(self.tls.as_ref(), "imaps") {
+                Ok((w, info)) => {
+                    wire = w;
+                    layer = Some(info);
+                }
+                // No TLS, no session (Cyrus shuts down).
+                Err(_) => return,
+            }
+        }
         let mut session = Session::new(config, settings);
+        if let Some(info) = &layer {
+            session.tls_started(info.bits, info.peer_cn.as_deref());
+        }
         let mut io = Io {
-            conn,
+            conn: Some(wire),
             reader: Reader::new(limits),
+            limits,
+            tls: self.tls.as_ref(),
         };
         if !io.flush(&mut session) {
             return;
@@ -106,7 +130,7 @@ impl Worker for Imap {
                         }
                         continue;
                     }
-                    if io.conn.write_all(&bytes).is_err() {
+                    if io.write(&bytes).is_err() {
                         return;
                     }
                     continue;
@@ -126,6 +150,7 @@ impl Worker for Imap {
                 }
             };
             if !io.flush(&mut session) || !io.follow(&mut session, next, &watchdog) {
+                io.close();
                 return;
             }
             io.reader.set_selected(session.is_selected());
@@ -134,16 +159,29 @@ impl Worker for Imap {
 }
 
 /// The connection and its reader.
-struct Io<'a> {
-    conn: &'a mut Connection,
+struct Io<'a, 't> {
+    /// Always `Some` between calls; taken only while STARTTLS swaps it.
+    conn: Option<Wire<&'a mut Connection>>,
     reader: Reader,
+    limits: Limits,
+    tls: Option<&'t TlsConfig>,
 }
 
-impl Io<'_> {
+impl Io<'_, '_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self.conn.as_mut() {
+            Some(c) => c.write_all(bytes),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
     /// Reads what the client has sent into the reader; false at end of input.
     fn fill(&mut self) -> bool {
         let mut buf = [0u8; 16 * 1024];
-        match self.conn.read(&mut buf) {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        match conn.read(&mut buf) {
             Ok(0) | Err(_) => false,
             Ok(n) => {
                 self.reader.feed(&buf[..n]);
@@ -157,9 +195,38 @@ impl Io<'_> {
         if session.out.is_empty() {
             return true;
         }
-        let ok = self.conn.write_all(&session.out).is_ok();
+        let ok = self.write(&session.out).is_ok();
         session.out.clear();
         ok
+    }
+
+    /// Ends TLS cleanly before the connection closes.
+    fn close(&mut self) {
+        if let Some(c) = self.conn.as_mut() {
+            c.shutdown();
+        }
+    }
+
+    /// STARTTLS: the handshake, then a fresh reader, so that nothing the client pipelined
+    /// in plaintext is taken as coming over TLS.
+    fn start_tls(&mut self, session: &mut Session) -> bool {
+        let Some(plain) = self.conn.take() else {
+            return false;
+        };
+        match plain.start_tls(self.tls, "STARTTLS") {
+            Ok((w, info)) => {
+                self.conn = Some(w);
+                self.reader = Reader::new(self.limits);
+                session.tls_started(info.bits, info.peer_cn.as_deref());
+                true
+            }
+            Err(plain) => {
+                // As Cyrus: say so in the clear and go on in plaintext.
+                self.conn = Some(plain);
+                session.tls_failed();
+                true
+            }
+        }
     }
 
     /// Reads one raw line (SASL response, IDLE's DONE).
@@ -184,8 +251,10 @@ impl Io<'_> {
                 Next::Read => return true,
                 Next::Close => return false,
                 Next::StartTls => {
-                    syslog::log(Level::Err, "STARTTLS requested but TLS is not built in");
-                    return false;
+                    if !self.start_tls(session) {
+                        return false;
+                    }
+                    Next::Read
                 }
                 Next::AuthLine => match self.line() {
                     Some(l) => session.auth_response(&l),
@@ -200,7 +269,7 @@ impl Io<'_> {
                                 None => {}
                             }
                         }
-                        match self.conn.wait_input(IDLE_POLL_MS) {
+                        match service::wait_input(IDLE_POLL_MS) {
                             Ok(true) => {
                                 if !self.fill() {
                                     return false;
@@ -230,5 +299,7 @@ fn main() {
     service::run(Imap {
         sessions: 0,
         config: None,
+        implicit_tls: false,
+        tls: None,
     })
 }

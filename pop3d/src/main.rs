@@ -14,14 +14,13 @@ mod store;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cyrus::config::Config;
+use cyrus::service::watchdog::{session_id, Watchdog};
 use cyrus::service::{self, Connection, Context, Worker};
 use cyrus::syslog::{self, Level};
-use cyrus::tls::{self, Shared, TlsConfig, TlsStream};
+use cyrus::tls::{TlsConfig, Wire};
 
 use engine::{Engine, Settings, TlsOffer, MAX_LINE};
 
@@ -160,20 +159,14 @@ impl Worker for Pop3 {
         let config = &ctx.config;
         let settings = settings(config, self.tls_offer);
         let t = now();
-        let session_id = format!(
-            "{}-{t}-{}-{}-{}",
-            settings.servername,
-            std::process::id(),
-            self.sessions,
-            random_u64()
-        );
+        let session_id = session_id(&settings.servername, self.sessions);
         // The idle timer also bounds a client that stalls in the TLS handshake.
         let watchdog = Watchdog::start(idle_limit(config));
-        let mut wire = Wire::Plain(Shared::new(conn));
+        let mut wire = Wire::plain(conn);
         let mut layer = None;
         if self.implicit_tls {
             // pop3s: no TLS, no session (Cyrus shuts down).
-            match self.start_tls(wire) {
+            match wire.start_tls(self.tls.as_ref(), "pop3s") {
                 Ok((w, info)) => {
                     wire = w;
                     layer = Some(info);
@@ -225,7 +218,7 @@ impl Worker for Pop3 {
             if reply.start_tls {
                 // Plaintext the client pipelined after STLS is dropped with the reader, so
                 // nothing sent in the clear is taken as coming over TLS.
-                match self.start_tls(input.into_inner()) {
+                match input.into_inner().start_tls(self.tls.as_ref(), "STARTTLS") {
                     Ok((w, info)) => {
                         engine.tls_started(info.bits, info.peer_cn.as_deref());
                         input = LineReader::new(w);
@@ -243,68 +236,7 @@ impl Worker for Pop3 {
             // A long download restarts the clock, as Cyrus's prot_resettimeout does.
             watchdog.touch();
         }
-        if let Wire::Tls(s) = &mut input.inner {
-            s.shutdown();
-        }
-    }
-}
-
-impl Pop3 {
-    /// Runs the server side of the handshake on a plain `wire`: the TLS wire and what was
-    /// negotiated, or (logged) the plain wire back.
-    fn start_tls<'a>(&self, wire: Wire<'a>) -> Result<(Wire<'a>, tls::TlsInfo), Wire<'a>> {
-        let what = if self.implicit_tls {
-            "pop3s"
-        } else {
-            "STARTTLS"
-        };
-        let (Wire::Plain(conn), Some(cfg)) = (&wire, self.tls.as_ref()) else {
-            syslog::log(Level::Err, "[pop3d] error initializing TLS");
-            return Err(wire);
-        };
-        match tls::accept(cfg, conn.clone()) {
-            Ok(s) => {
-                let info = s.info();
-                syslog::log(Level::Notice, &info.log_line());
-                Ok((Wire::Tls(Box::new(s)), info))
-            }
-            Err(e) => {
-                syslog::log(Level::Notice, &format!("{what} failed: {e}"));
-                Err(wire)
-            }
-        }
-    }
-}
-
-/// The connection as the session currently speaks over it.
-enum Wire<'a> {
-    /// Shared, so a failed handshake hands the connection back.
-    Plain(Shared<&'a mut Connection>),
-    Tls(Box<TlsStream<Shared<&'a mut Connection>>>),
-}
-
-impl Read for Wire<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Wire::Plain(c) => c.read(buf),
-            Wire::Tls(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Wire<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Wire::Plain(c) => c.write(buf),
-            Wire::Tls(s) => s.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Wire::Plain(c) => c.flush(),
-            Wire::Tls(s) => s.flush(),
-        }
+        input.inner.shutdown();
     }
 }
 
@@ -317,44 +249,6 @@ fn tls_still_required(config: &Config, tls_now: bool) -> bool {
 fn idle_limit(config: &Config) -> u64 {
     let secs = config.duration_secs("poptimeout").unwrap_or(600);
     secs.max(600) as u64
-}
-
-/// The autologout timer: a thread that ends the process, as Cyrus's `shut_down` does, when
-/// the client has been silent for `limit` seconds. The blocking read needs no socket option
-/// (and no `unsafe`) this way; nothing is written to the mailbox on timeout, as in Cyrus.
-struct Watchdog {
-    last: Arc<AtomicU64>,
-    active: Arc<AtomicBool>,
-}
-
-impl Watchdog {
-    fn start(limit: u64) -> Watchdog {
-        let last = Arc::new(AtomicU64::new(now()));
-        let active = Arc::new(AtomicBool::new(true));
-        let (l, a) = (Arc::clone(&last), Arc::clone(&active));
-        std::thread::spawn(move || {
-            while a.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_secs(1));
-                if a.load(Ordering::SeqCst)
-                    && now().saturating_sub(l.load(Ordering::SeqCst)) > limit
-                {
-                    syslog::log(Level::Info, "autologout: client idle too long");
-                    std::process::exit(0);
-                }
-            }
-        });
-        Watchdog { last, active }
-    }
-
-    fn touch(&self) {
-        self.last.store(now(), Ordering::SeqCst);
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.active.store(false, Ordering::SeqCst);
-    }
 }
 
 fn main() {

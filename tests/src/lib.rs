@@ -6,6 +6,7 @@
 //! ([`wait_for`]), so a slow machine makes them slower, not red.
 
 pub mod imap;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

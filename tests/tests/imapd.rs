@@ -437,3 +437,57 @@ fn transcripts_replay_as_real_cyrus_answered() {
         all.join("\n")
     );
 }
+
+/// STARTTLS and imaps with a self-signed certificate, through Python's imaplib and ssl.
+#[test]
+fn starttls_and_imaps_serve_a_real_client() {
+    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    };
+    if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
+        eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
+        return;
+    }
+    let dir = Scratch::new("imapd-tls");
+    let Some(conf) = reference_instance(&dir) else {
+        return;
+    };
+    let (cert, key) = e2e::tls::self_signed();
+    let cert_path = dir.join("etc/server.crt");
+    let key_path = dir.join("etc/server.key");
+    std::fs::write(&cert_path, cert).expect("cert");
+    std::fs::write(&key_path, key).expect("key");
+    let mut text = std::fs::read_to_string(&conf).expect("conf");
+    text.push_str(&format!(
+        "tls_server_cert: {}\ntls_server_key: {}\n",
+        cert_path.display(),
+        key_path.display()
+    ));
+    std::fs::write(&conf, text).expect("conf");
+    let (imap, imaps) = (free_port(), free_port());
+    let services = format!(
+        "SERVICES {{\n  imap cmd=\"{p} -C {c}\" listen=\"127.0.0.1:{imap}\" prefork=1\n  imaps cmd=\"{p} -s -C {c}\" listen=\"127.0.0.1:{imaps}\" prefork=1\n}}\n",
+        c = conf.display(),
+        p = our_bin("imapd").display()
+    );
+    let cyrus_conf = dir.write("etc/cyrus.conf", &services);
+    dir.give_to_cyrus();
+    let _master = Master::start(&our_bin("master"), &dir, &conf, &cyrus_conf);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/imaplib_tls.py");
+    let out = std::process::Command::new(python)
+        .arg(&script)
+        .args([imap.to_string(), imaps.to_string()])
+        .args(["alice", REF_PASSWORD])
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "TLS session failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

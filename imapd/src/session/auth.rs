@@ -16,7 +16,14 @@ impl Session {
     fn sasl(&mut self) -> Option<&mut Server> {
         if self.sasl.is_none() {
             match Server::new(&self.config, "imap") {
-                Ok(s) => self.sasl = Some(s),
+                Ok(mut s) => {
+                    if let Some((ssf, peer)) = &self.external {
+                        if let Err(e) = s.set_external(*ssf, peer.as_deref()) {
+                            syslog::log(Level::Err, &format!("SASL external: {}", e.message()));
+                        }
+                    }
+                    self.sasl = Some(s);
+                }
                 Err(e) => {
                     syslog::log(Level::Err, &format!("SASL setup failed: {}", e.message()));
                     return None;

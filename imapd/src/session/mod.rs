@@ -107,6 +107,10 @@ enum Pending {
     Idle {
         tag: String,
     },
+    /// STARTTLS answered, handshake to come.
+    Tls {
+        tag: String,
+    },
 }
 
 /// Extensions the client switched on with ENABLE (or implicitly).
@@ -130,6 +134,8 @@ pub struct Session {
     pending: Pending,
     enabled: Enabled,
     failed_logins: u32,
+    /// The TLS layer's SSF and client certificate name, once TLS is on.
+    external: Option<(u32, Option<String>)>,
 }
 
 impl Session {
@@ -145,6 +151,7 @@ impl Session {
             pending: Pending::None,
             enabled: Enabled::default(),
             failed_logins: 0,
+            external: None,
         };
         s.greet();
         s
@@ -396,15 +403,28 @@ impl Session {
             return Next::Read;
         }
         self.ok(tag, "Begin TLS negotiation now");
+        self.pending = Pending::Tls {
+            tag: tag.to_string(),
+        };
         Next::StartTls
     }
 
-    /// The loop has finished the TLS handshake.
-    pub fn tls_started(&mut self) {
+    /// The loop has finished the TLS handshake: `ssf` and the client certificate's name
+    /// become SASL's external layer (EXTERNAL, and plaintext mechanisms under TLS).
+    pub fn tls_started(&mut self, ssf: u32, peer: Option<&str>) {
         self.settings.tls_active = true;
         self.settings.tls_available = false;
+        self.external = Some((ssf, peer.map(str::to_string)));
+        self.pending = Pending::None;
         // RFC 3501 §6.2.1: the SASL state (and mechanism list) starts over.
         self.sasl = None;
+    }
+
+    /// The handshake after STARTTLS failed: the session goes on in plaintext, as in Cyrus.
+    pub fn tls_failed(&mut self) {
+        if let Pending::Tls { tag } = std::mem::replace(&mut self.pending, Pending::None) {
+            self.no(&tag, "Starttls negotiation failed");
+        }
     }
 
     fn idle(&mut self, tag: &str) -> Next {

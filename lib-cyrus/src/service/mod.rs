@@ -232,6 +232,12 @@ impl Write for Connection {
     }
 }
 
+/// Waits up to `timeout_ms` for input from the client (fd 0); `Ok(false)` on timeout. For
+/// loops that hold the connection inside another stream (TLS).
+pub fn wait_input(timeout_ms: i32) -> io::Result<bool> {
+    sys::poll_readable(0, timeout_ms)
+}
+
 /// A service: set up once, then serve connections one at a time.
 pub trait Worker {
     /// Runs once, after privileges are dropped and before the first connection; an error

@@ -45,6 +45,10 @@ use crate::config::Config;
 use crate::syslog::{self, Level};
 use crate::{Error, Result};
 
+mod wire;
+
+pub use wire::Wire;
+
 #[cfg(test)]
 mod tests;
 
