@@ -316,6 +316,34 @@ fn created_mailboxes_are_what_debian_makes() {
     assert!(dump_line(&dump, "shared")
         .unwrap()
         .contains("\"acl\": {\"anyone\": \"lrs\"}"));
+    // Byte for byte what Debian's CREATE INBOX.Sent (USE (\Sent)) leaves behind.
+    let id = sent.uniqueid.as_deref().unwrap();
+    let db = i.dir.join("conf/mailboxes.db");
+    let (ok, show, err) = i
+        .debian("cyr_dbtool", &[db.to_str().unwrap(), "twoskip", "show"])
+        .unwrap();
+    assert!(ok, "{err}");
+    let want = format!(
+        "Nuser\x1falice\x1fSent\t%(T e I {id} P default V {v} C 1 F 2 M {m} \
+         A %(alice lrswipkxtecdan))",
+        v = sent.uidvalidity,
+        m = sent.mtime
+    );
+    assert!(show.lines().any(|l| l == want), "{show}");
+    let adb = i.dir.join("conf/annotations.db");
+    let (ok, show, err) = i
+        .debian("cyr_dbtool", &[adb.to_str().unwrap(), "twoskip", "show"])
+        .unwrap();
+    assert!(ok, "{err}");
+    let mut want =
+        format!("{id}\0/specialuse\0[.OwNeR.]\0\t\0\0\0\x05\0\0\0\0\\Sent\0text/plain\0");
+    want.push_str(&"\0".repeat(17));
+    assert_eq!(show, want + "\n");
+    let header = std::fs::read(dir_of(&c, &sent).join("cyrus.header")).unwrap();
+    assert!(header.ends_with(
+        format!("%(T e N user.alice.Sent I {id} Q user.alice A %(alice lrswipkxtecdan))\n")
+            .as_bytes()
+    ));
     i.reconstruct_clean(
         "user.alice",
         true,
