@@ -38,7 +38,7 @@ use crate::acl;
 use crate::annotations::{Annotations, Scope, Target};
 use crate::config::Config;
 use crate::db::lock::{self as flock, sync_parent_dir, LockKind};
-use crate::db::Walk;
+use crate::db::{failpoint, Walk};
 use crate::error::{Error, Result};
 use crate::mailbox::header::Header;
 use crate::mailbox::index::{self, IndexHeader, Options};
@@ -412,8 +412,10 @@ fn make_dir(dir: &Path) -> Result<()> {
             None => break,
         }
     }
+    failpoint::hit();
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     for m in missing.iter().rev() {
+        failpoint::hit();
         sync_parent_dir(m).map_err(io(m))?;
     }
     Ok(())
@@ -423,11 +425,16 @@ fn make_dir(dir: &Path) -> Result<()> {
 fn write_new_index(dir: &Path, ih: &IndexHeader) -> Result<()> {
     let path = dir.join(index::FILE_NAME);
     let tmp = dir.join("cyrus.index.NEW");
+    failpoint::hit();
     let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    failpoint::hit();
     f.write_all(&ih.encode()).map_err(io(&tmp))?;
+    failpoint::hit();
     f.sync_all().map_err(io(&tmp))?;
     drop(f);
+    failpoint::hit();
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    failpoint::hit();
     sync_parent_dir(&path).map_err(io(dir))
 }
 
@@ -461,9 +468,11 @@ impl LockedIndex {
         if self.header.minor_version != index::MINOR_VERSION {
             return Ok(());
         }
+        failpoint::hit();
         self.file
             .write_all_at(&self.header.encode(), 0)
             .map_err(io(&self.path))?;
+        failpoint::hit();
         self.file.sync_all().map_err(io(&self.path))
     }
 }
@@ -646,6 +655,7 @@ fn link_files(from: &Path, to: &Path) -> Result<()> {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dst, e)),
             _ => {}
         }
+        failpoint::hit();
         std::fs::hard_link(ent.path(), &dst).map_err(io(&dst))?;
     }
     File::open(to).and_then(|d| d.sync_all()).map_err(io(to))
@@ -663,6 +673,7 @@ fn remove_files(dir: &Path) -> Result<()> {
         let ent = ent.map_err(io(dir))?;
         if ent.file_type().map_err(io(dir))?.is_file() {
             let p = ent.path();
+            failpoint::hit();
             match std::fs::remove_file(&p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
                 _ => {}
