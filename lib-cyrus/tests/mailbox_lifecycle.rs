@@ -560,6 +560,17 @@ fn immediate_delete_removes_files_annotations_and_usage() {
         lifecycle::delete(&c, &int("user.alice.Sent")),
         Err(Error::NotFound)
     ));
+    // A new mailbox at a tombstone's name continues its UIDVALIDITY and drops its I record,
+    // as Debian's CREATE does.
+    let again = lifecycle::create(&c, &int("user.alice.Sent"), &CreateOptions::default()).unwrap();
+    assert_eq!(again.uidvalidity, sent.uidvalidity + 1);
+    assert_ne!(again.uniqueid, sent.uniqueid);
+    let old = MailboxList::open(&c, None)
+        .unwrap()
+        .lookup_by_uniqueid(sent.uniqueid.as_deref().unwrap())
+        .unwrap();
+    assert!(old.is_none());
+    lifecycle::delete(&c, &int("user.alice.Sent")).unwrap();
 
     // A user's INBOX takes the user along: mailboxes, seen state, quota root.
     let bob = lookup(&c, "user.bob").unwrap();

@@ -8,8 +8,8 @@
 //!   `shared` and `shared.a`; so does RENAME to a deeper name); `user.X.*` needs `user.X`. A
 //!   new mailbox takes its nearest existing ancestor's ACL and partition; a user's INBOX (or a
 //!   user mailbox without a parent) gives its owner `lrswipkxtecdan`; a top-level shared one
-//!   gets `defaultacl`. uidvalidity is the creation time plus one, createdmodseq and
-//!   foldermodseq 1. The directory holds `cyrus.header` and `cyrus.index` only (Cyrus makes
+//!   gets `defaultacl`. uidvalidity is the creation time plus one (one more than the
+//!   tombstone's when the name was used before), createdmodseq and foldermodseq 1. The directory holds `cyrus.header` and `cyrus.index` only (Cyrus makes
 //!   `cyrus.cache` at the first append). A special-use goes in the owner's private
 //!   `/specialuse` annotation (modseq 0 in the value), counts against the quota root's
 //!   annotation storage and the index's `quota_annot_used`, and bumps the mailbox's modseq
@@ -326,7 +326,16 @@ fn create_one(
     };
     let now = mboxlist::now();
     let now32 = u32::try_from(now).unwrap_or(u32::MAX);
-    let uidvalidity = opts.uidvalidity.unwrap_or(now32.wrapping_add(1));
+    // A name that had a mailbox before (a tombstone is left) continues its UIDVALIDITY, so
+    // that clients caching the old one see the change; otherwise it starts from the clock.
+    let prior = list
+        .lookup(name)?
+        .map(|p| p.uidvalidity)
+        .filter(|v| *v != 0);
+    let uidvalidity = opts.uidvalidity.unwrap_or_else(|| match prior {
+        Some(v) => v.wrapping_add(1),
+        None => now32.wrapping_add(1),
+    });
     let mut mbtype = MbType::default();
     mbtype.set(MbFlags::LEGACY_DIRS, config.switch("mailbox_legacy_dirs"));
     let special = opts.special_use.join(" ");
