@@ -356,11 +356,16 @@ fn create_one(
 
     // 1. The directory and its files: header, then the index, which appears complete.
     let (meta, data) = dirs(config, &entry)?;
+    if meta.join(index::FILE_NAME).exists() {
+        // Only the legacy layout can find files here (its directories are named after the
+        // mailbox): with no entry for the name and its owner's lock held, they are what a
+        // crashed create or delete left, and would confuse the new mailbox.
+        for d in [&meta, &data] {
+            remove_files(d)?;
+        }
+    }
     for d in [&data, &meta] {
         make_dir(d)?;
-    }
-    if meta.join(index::FILE_NAME).exists() {
-        return Err(Error::Exists);
     }
     let mut header = Header::new(&mbtype.to_string(), name.as_str(), &uniqueid);
     header.quotaroot = root.clone();
@@ -518,6 +523,11 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
     if from_mb.localpart.is_some() && from_mb.boxes.is_empty() && from_mb.deleted.is_none() {
         return Err(Error::NotImplemented(
             "renaming a user's INBOX (moving its messages, or moving a whole user)",
+        ));
+    }
+    if to_mb.localpart.is_some() && to_mb.boxes.is_empty() && to_mb.deleted.is_none() {
+        return Err(Error::NotImplemented(
+            "renaming a mailbox into a user's INBOX (moving a whole user)",
         ));
     }
     if to.as_str().starts_with(&format!("{}.", from.as_str())) {
