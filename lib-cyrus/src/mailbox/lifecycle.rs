@@ -29,10 +29,18 @@
 //!   in Cyrus. Deleting a user's INBOX takes every mailbox of the user (one timestamp for the
 //!   delayed names) and the user's seen and subscription files and quota roots.
 //!
+//! A hierarchy is renamed one mailbox at a time, as Cyrus does (it advertises
+//! `NO_ATOMIC_RENAME`): a crash part-way leaves some children under the old name, and renaming
+//! them finishes the job. Renaming a user's INBOX (which moves its messages into a new
+//! mailbox) is not done yet: Debian's 3.6.1 imapd itself segfaults on `RENAME INBOX x`, so
+//! there is no reference to match.
+//!
 //! Permission checks (rights, `specialuse_protect`, Cyrus's refusal to DELETE a mailbox
 //! with children) are the caller's: [`has_children`] and [`special_use`] give it what it
 //! needs. Locks follow Cyrus's order: the user's namespace lock, then the mailbox lock, then
-//! the index.
+//! the index. These functions open mailboxes.db, the quota database and annotations.db
+//! themselves; a caller must not be inside a transaction on any of them (fcntl locks are
+//! per process, and closing our handle would drop the caller's).
 
 use crate::acl;
 use crate::annotations::{Annotations, Scope, Target};
