@@ -414,8 +414,12 @@ fn rename_moves_entries_not_files() {
         Err(Error::Exists)
     ));
     assert!(matches!(
-        lifecycle::rename(&c, &int("user.alice"), &int("user.alice.x")),
-        Err(Error::Usage(_)) | Err(Error::NotImplemented(_))
+        lifecycle::rename(&c, &int("user.alice.Old"), &int("user.alice.Old.x")),
+        Err(Error::Usage(_))
+    ));
+    assert!(matches!(
+        lifecycle::rename(&c, &int("user.alice.Old"), &int("user.carol")),
+        Err(Error::NotImplemented(_))
     ));
 
     let Some(dump) = i.dump() else { return };
@@ -807,4 +811,73 @@ fn delete_survives_a_crash_anywhere() {
             "crash point {at}: parent lost"
         );
     });
+}
+
+#[test]
+fn inbox_rename_moves_the_messages() {
+    let Some(i) = Instance::reference("inbox", "") else {
+        return;
+    };
+    let c = i.config();
+    let inbox = lookup(&c, "user.alice").unwrap();
+    let before = quota_used(&c, "user.alice");
+    let src = Mailbox::open(&dir_of(&c, &inbox), LockMode::Read).unwrap();
+    let want: Vec<_> = src
+        .records()
+        .iter()
+        .filter(|r| !r.is_expunged())
+        .map(|r| {
+            let mut names: Vec<String> = (0..128)
+                .filter(|n| r.user_flags[n / 32] & (1 << (n % 32)) != 0)
+                .filter_map(|n| src.header().user_flags.get(n).cloned().flatten())
+                .collect();
+            names.sort();
+            (r.guid.to_hex(), r.system_flags, r.internaldate, names)
+        })
+        .collect();
+    assert_eq!(want.len(), 16);
+    drop(src);
+
+    let old = lifecycle::rename(&c, &int("user.alice"), &int("user.alice.OldInbox")).unwrap();
+    assert_ne!(old.uniqueid, inbox.uniqueid);
+    let dst = Mailbox::open(&dir_of(&c, &old), LockMode::Read).unwrap();
+    let got: Vec<_> = dst
+        .records()
+        .iter()
+        .map(|r| {
+            let mut names: Vec<String> = (0..128)
+                .filter(|n| r.user_flags[n / 32] & (1 << (n % 32)) != 0)
+                .filter_map(|n| dst.header().user_flags.get(n).cloned().flatten())
+                .collect();
+            names.sort();
+            (r.guid.to_hex(), r.system_flags, r.internaldate, names)
+        })
+        .collect();
+    assert_eq!(got, want);
+    drop(dst);
+    let src = Mailbox::open(&dir_of(&c, &inbox), LockMode::Read).unwrap();
+    assert_eq!(src.index_header().exists, 0);
+    drop(src);
+    // Same quota root: one more folder, the same bytes and messages.
+    let after = quota_used(&c, "user.alice");
+    assert_eq!(after, [before[0], before[1], before[2], before[3] + 1]);
+
+    i.examine_ok(
+        "user.alice.OldInbox",
+        old.uniqueid.as_deref().unwrap(),
+        &dir_of(&c, &old),
+    );
+    i.reconstruct_clean(
+        "user.alice",
+        true,
+        &[
+            "user.alice",
+            "user.alice.#sieve",
+            "user.alice.Archive",
+            "user.alice.Archive.2024",
+            "user.alice.OldInbox",
+            "user.alice.Sent",
+        ],
+    );
+    i.quota_agrees();
 }

@@ -32,8 +32,8 @@
 //! A hierarchy is renamed one mailbox at a time, as Cyrus does (it advertises
 //! `NO_ATOMIC_RENAME`): a crash part-way leaves some children under the old name, and renaming
 //! them finishes the job. Renaming a user's INBOX (which moves its messages into a new
-//! mailbox) is not done yet: Debian's 3.6.1 imapd itself segfaults on `RENAME INBOX x`, so
-//! there is no reference to match.
+//! mailbox) follows RFC 3501 (see `rename_inbox`); Debian's 3.6.1 imapd itself segfaults on
+//! `RENAME INBOX x`, so there is no reference to match byte for byte.
 //!
 //! Permission checks (rights, `specialuse_protect`, Cyrus's refusal to DELETE a mailbox
 //! with children) are the caller's: [`has_children`] and [`special_use`] give it what it
@@ -48,8 +48,10 @@ use crate::config::Config;
 use crate::db::lock::{self as flock, sync_parent_dir, LockKind};
 use crate::db::{failpoint, Walk};
 use crate::error::{Error, Result};
-use crate::mailbox::header::Header;
+use crate::mailbox::header::{self, Header};
+use crate::mailbox::index::IndexRecord;
 use crate::mailbox::index::{self, IndexHeader, Options};
+use crate::mailbox::{Append, LockMode, Mailbox};
 use crate::mboxlist::paths::{self, Area};
 use crate::mboxlist::{self, Acl, FormerName, Include, MailboxList, MbFlags, MbType, MboxEntry};
 use crate::mboxname::{InternalName, MbName};
@@ -520,7 +522,7 @@ fn move_usage(
 }
 
 /// Renames `from` to `to` with its sub-mailboxes, as Cyrus's RENAME does; returns the new
-/// entry of `from`. Renaming a user's INBOX is not supported yet (`NotImplemented`).
+/// entry of `from`. A user's INBOX stays, its messages move to a new mailbox `to`.
 pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result<MboxEntry> {
     let dp = deletedprefix(config);
     let from_mb = MbName::from_internal(from, dp);
@@ -528,17 +530,14 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
     if from == to {
         return Err(Error::Exists);
     }
-    if from_mb.localpart.is_some() && from_mb.boxes.is_empty() && from_mb.deleted.is_none() {
-        return Err(Error::NotImplemented(
-            "renaming a user's INBOX (moving its messages, or moving a whole user)",
-        ));
-    }
+    let from_inbox =
+        from_mb.localpart.is_some() && from_mb.boxes.is_empty() && from_mb.deleted.is_none();
     if to_mb.localpart.is_some() && to_mb.boxes.is_empty() && to_mb.deleted.is_none() {
         return Err(Error::NotImplemented(
             "renaming a mailbox into a user's INBOX (moving a whole user)",
         ));
     }
-    if to.as_str().starts_with(&format!("{}.", from.as_str())) {
+    if !from_inbox && to.as_str().starts_with(&format!("{}.", from.as_str())) {
         return Err(Error::Usage("cannot rename a mailbox into itself".into()));
     }
     let _locks = user_locks(config, &from_mb, &to_mb)?;
@@ -548,6 +547,9 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
     };
     if list.lookup_visible(to)?.is_some() {
         return Err(Error::Exists);
+    }
+    if from_inbox {
+        return rename_inbox(config, &mut list, from, to, &to_mb);
     }
     let kids = children(&mut list, from)?;
     // Every new name must be free before anything moves.
@@ -580,6 +582,79 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
         let _ = std::fs::remove_dir(d);
     }
     first.ok_or(Error::NotFound)
+}
+
+/// RENAME of a user's INBOX (RFC 3501): a new mailbox `to` receives the messages, which are
+/// expunged from the INBOX; the INBOX and its sub-mailboxes stay where they are. Each message
+/// is appended to the new mailbox (flags, dates and GUID kept, UIDs from 1) before it is
+/// expunged from the INBOX, so a crash can duplicate a message but never lose one.
+fn rename_inbox(
+    config: &Config,
+    list: &mut MailboxList,
+    from: &InternalName,
+    to: &InternalName,
+    to_mb: &MbName,
+) -> Result<MboxEntry> {
+    let inbox = list.lookup_visible(from)?.ok_or(Error::NotFound)?;
+    create_missing_ancestors(config, list, to_mb, None)?;
+    let new = create_one(config, list, to, to_mb, &CreateOptions::default())?;
+    let lock = |e: &MboxEntry| quota::name_lock(config, e.uniqueid.as_deref().unwrap_or(""), true);
+    let (_l1, _l2) = (lock(&inbox)?, lock(&new)?);
+    let (src_dir, _) = dirs(config, &inbox)?;
+    let (dst_dir, _) = dirs(config, &new)?;
+    let mut src = Mailbox::open(&src_dir, LockMode::Write)?;
+    let mut dst = Mailbox::open(&dst_dir, LockMode::Write)?;
+    let now = u32::try_from(mboxlist::now()).unwrap_or(u32::MAX);
+    let live: Vec<IndexRecord> = src
+        .records()
+        .iter()
+        .filter(|r| !r.is_expunged())
+        .cloned()
+        .collect();
+    let mut moved = [0i64; NUM_RESOURCES];
+    for r in live {
+        let path = src.message_path(r.uid);
+        let message = std::fs::read(&path).map_err(io(&path))?;
+        let cache = src.cache_record(&r)?;
+        // User flags are numbered per mailbox: carry them over by name.
+        let mut user_flags = [0u32; 4];
+        for n in 0..header::MAX_USER_FLAGS {
+            let set = r
+                .user_flags
+                .get(n / 32)
+                .is_some_and(|w| w & (1 << (n % 32)) != 0);
+            let name = src.header().user_flags.get(n).cloned().flatten();
+            if let (true, Some(name)) = (set, name) {
+                if let Some(m) = dst.user_flag(&name, true)? {
+                    if let Some(w) = user_flags.get_mut(m / 32) {
+                        *w |= 1 << (m % 32);
+                    }
+                }
+            }
+        }
+        dst.append(&Append {
+            message: &message,
+            guid: r.guid,
+            internaldate: r.internaldate,
+            sentdate: r.sentdate,
+            gmtime: r.gmtime,
+            header_size: r.header_size,
+            system_flags: r.system_flags,
+            user_flags,
+            cache: &cache,
+            now,
+        })?;
+        src.expunge(r.uid, now)?;
+        moved[quota::Resource::Storage.index()] += i64::from(r.size);
+        moved[quota::Resource::Message.index()] += 1;
+    }
+    let roots = (
+        src.header().quotaroot.clone(),
+        dst.header().quotaroot.clone(),
+    );
+    drop((src, dst));
+    move_usage(config, roots.0.as_deref(), roots.1.as_deref(), &moved)?;
+    list.lookup_visible(to)?.ok_or(Error::NotFound)
 }
 
 /// Renames one mailbox: new header (and, in the legacy layout, new directory) first, then
