@@ -29,6 +29,9 @@
 //!   in Cyrus. Deleting a user's INBOX takes every mailbox of the user (one timestamp for the
 //!   delayed names) and the user's seen and subscription files and quota roots.
 //!
+//! Neither rename nor delete touches subscriptions (Debian's imapd leaves `sub.db` as it
+//! was), and a mailbox renamed into another user's hierarchy keeps its ACL, as there.
+//!
 //! A hierarchy is renamed one mailbox at a time, as Cyrus does (it advertises
 //! `NO_ATOMIC_RENAME`): a crash part-way leaves some children under the old name, and renaming
 //! them finishes the job. Renaming a user's INBOX (which moves its messages into a new
