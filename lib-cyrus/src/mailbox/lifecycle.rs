@@ -9,8 +9,9 @@
 //!   new mailbox takes its nearest existing ancestor's ACL and partition; a user's INBOX (or a
 //!   user mailbox without a parent) gives its owner `lrswipkxtecdan`; a top-level shared one
 //!   gets `defaultacl`. uidvalidity is the creation time plus one (one more than the
-//!   tombstone's when the name was used before), createdmodseq and foldermodseq 1. The directory holds `cyrus.header` and `cyrus.index` only (Cyrus makes
-//!   `cyrus.cache` at the first append). A special-use goes in the owner's private
+//!   tombstone's when the name was used before), createdmodseq and foldermodseq 1. The
+//!   directory holds `cyrus.header` and `cyrus.index` only (Cyrus makes `cyrus.cache` at the
+//!   first append). A special-use goes in the owner's private
 //!   `/specialuse` annotation (modseq 0 in the value), counts against the quota root's
 //!   annotation storage and the index's `quota_annot_used`, and bumps the mailbox's modseq
 //!   (highestmodseq and foldermodseq 2). The quota root counts one more folder.
@@ -25,8 +26,8 @@
 //!   `delete_mode: immediate`, or for a name already under `deletedprefix`, the entry becomes
 //!   a tombstone (`T ed`, empty ACL; a `DELETED.*` name loses its `N` record altogether), the
 //!   index is marked deleted, the usage leaves the quota root, the annotations go and the
-//!   directory is removed. Other users' seen state for the mailbox stays in their seen.db, as
-//!   in Cyrus. Deleting a user's INBOX takes every mailbox of the user (one timestamp for the
+//!   directory is removed. Other users' seen entries for the mailbox stay in their seen.db
+//!   (keyed by a uniqueid nothing uses any more; not compared with Debian). Deleting a user's INBOX takes every mailbox of the user (one timestamp for the
 //!   delayed names) and the user's seen and subscription files and quota roots.
 //!
 //! Neither rename nor delete touches subscriptions (Debian's imapd leaves `sub.db` as it
@@ -558,7 +559,9 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
     // Every new name must be free before anything moves.
     let mut moves = vec![(entry, to.clone())];
     for k in kids {
-        let tail = &k.name.as_str()[from.as_str().len()..];
+        let Some(tail) = k.name.as_str().strip_prefix(from.as_str()) else {
+            continue;
+        };
         let new = InternalName::new(format!("{}{tail}", to.as_str())).map_err(bad_name)?;
         if list.lookup_visible(&new)?.is_some() {
             return Err(Error::Exists);
