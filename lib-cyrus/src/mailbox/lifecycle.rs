@@ -27,11 +27,12 @@
 //!   a tombstone (`T ed`, empty ACL; a `DELETED.*` name loses its `N` record altogether), the
 //!   index is marked deleted, the usage leaves the quota root, the annotations go and the
 //!   directory is removed. Other users' seen entries for the mailbox stay in their seen.db
-//!   (keyed by a uniqueid nothing uses any more; not compared with Debian). Deleting a user's INBOX takes every mailbox of the user (one timestamp for the
-//!   delayed names) and the user's seen and subscription files and quota roots.
+//!   (keyed by a uniqueid nothing uses any more; not compared with Debian). Deleting a
+//!   user's INBOX takes every mailbox of the user (one timestamp for the delayed names), the
+//!   user's per-user files (seen, subscriptions, ...) and quota roots, in both modes.
 //!
-//! Neither rename nor delete touches subscriptions (Debian's imapd leaves `sub.db` as it
-//! was), and a mailbox renamed into another user's hierarchy keeps its ACL, as there.
+//! Otherwise neither rename nor delete touches subscriptions (Debian's imapd leaves `sub.db`
+//! as it was), and a mailbox renamed into another user's hierarchy keeps its ACL, as there.
 //!
 //! A hierarchy is renamed one mailbox at a time, as Cyrus does (it advertises
 //! `NO_ATOMIC_RENAME`): a crash part-way leaves some children under the old name, and renaming
