@@ -537,6 +537,29 @@ fn delayed_delete_renames_into_deleted() {
         ],
     );
     i.quota_agrees();
+    // A user goes whole into DELETED, losing seen state and quota roots.
+    let bob = lookup(&c, "user.bob").unwrap();
+    let seen = cyrus::seen::user_db_path(&c, "bob", "seen").unwrap();
+    assert!(seen.exists());
+    lifecycle::delete(&c, &int("user.bob")).unwrap();
+    assert!(!seen.exists());
+    let gone: Vec<MboxEntry> = MailboxList::open(&c, None)
+        .unwrap()
+        .all(Include::default())
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.uniqueid == bob.uniqueid)
+        .collect();
+    assert_eq!(gone.len(), 1);
+    assert!(gone[0].name.as_str().starts_with("DELETED.user.bob."));
+    i.examine_ok(
+        gone[0].name.as_str(),
+        bob.uniqueid.as_deref().unwrap(),
+        &dir_of(&c, &bob),
+    );
+    i.reconstruct_clean(gone[0].name.as_str(), false, &[gone[0].name.as_str()]);
+    i.quota_agrees();
+
     lifecycle::delete(&c, &d.name).unwrap();
     assert!(lookup(&c, d.name.as_str()).is_none());
     assert!(!dir_of(&c, d).exists());
