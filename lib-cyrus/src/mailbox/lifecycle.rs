@@ -8,9 +8,10 @@
 //!   `shared` and `shared.a`; so does RENAME to a deeper name); `user.X.*` needs `user.X`. A
 //!   new mailbox takes its nearest existing ancestor's ACL and partition; a user's INBOX (or a
 //!   user mailbox without a parent) gives its owner `lrswipkxtecdan`; a top-level shared one
-//!   gets `defaultacl`. uidvalidity is the creation time plus one, createdmodseq and
-//!   foldermodseq 1. The directory holds `cyrus.header` and `cyrus.index` only (Cyrus makes
-//!   `cyrus.cache` at the first append). A special-use goes in the owner's private
+//!   gets `defaultacl`. uidvalidity is the creation time plus one (one more than the
+//!   tombstone's when the name was used before), createdmodseq and foldermodseq 1. The
+//!   directory holds `cyrus.header` and `cyrus.index` only (Cyrus makes `cyrus.cache` at the
+//!   first append). A special-use goes in the owner's private
 //!   `/specialuse` annotation (modseq 0 in the value), counts against the quota root's
 //!   annotation storage and the index's `quota_annot_used`, and bumps the mailbox's modseq
 //!   (highestmodseq and foldermodseq 2). The quota root counts one more folder.
@@ -25,23 +26,37 @@
 //!   `delete_mode: immediate`, or for a name already under `deletedprefix`, the entry becomes
 //!   a tombstone (`T ed`, empty ACL; a `DELETED.*` name loses its `N` record altogether), the
 //!   index is marked deleted, the usage leaves the quota root, the annotations go and the
-//!   directory is removed. Other users' seen state for the mailbox stays in their seen.db, as
-//!   in Cyrus. Deleting a user's INBOX takes every mailbox of the user (one timestamp for the
-//!   delayed names) and the user's seen and subscription files and quota roots.
+//!   directory is removed. Other users' seen entries for the mailbox stay in their seen.db
+//!   (keyed by a uniqueid nothing uses any more; not compared with Debian). Deleting a
+//!   user's INBOX takes every mailbox of the user (one timestamp for the delayed names), the
+//!   user's per-user files (seen, subscriptions, ...) and quota roots, in both modes.
+//!
+//! Otherwise neither rename nor delete touches subscriptions (Debian's imapd leaves `sub.db`
+//! as it was), and a mailbox renamed into another user's hierarchy keeps its ACL, as there.
+//!
+//! A hierarchy is renamed one mailbox at a time, as Cyrus does (it advertises
+//! `NO_ATOMIC_RENAME`): a crash part-way leaves some children under the old name, and renaming
+//! them finishes the job. Renaming a user's INBOX (which moves its messages into a new
+//! mailbox) follows RFC 3501 (see `rename_inbox`); Debian's 3.6.1 imapd itself segfaults on
+//! `RENAME INBOX x`, so there is no reference to match byte for byte.
 //!
 //! Permission checks (rights, `specialuse_protect`, Cyrus's refusal to DELETE a mailbox
 //! with children) are the caller's: [`has_children`] and [`special_use`] give it what it
 //! needs. Locks follow Cyrus's order: the user's namespace lock, then the mailbox lock, then
-//! the index.
+//! the index. These functions open mailboxes.db, the quota database and annotations.db
+//! themselves; a caller must not be inside a transaction on any of them (fcntl locks are
+//! per process, and closing our handle would drop the caller's).
 
 use crate::acl;
 use crate::annotations::{Annotations, Scope, Target};
 use crate::config::Config;
 use crate::db::lock::{self as flock, sync_parent_dir, LockKind};
-use crate::db::Walk;
+use crate::db::{failpoint, Walk};
 use crate::error::{Error, Result};
-use crate::mailbox::header::Header;
+use crate::mailbox::header::{self, Header};
+use crate::mailbox::index::IndexRecord;
 use crate::mailbox::index::{self, IndexHeader, Options};
+use crate::mailbox::{Append, LockMode, Mailbox};
 use crate::mboxlist::paths::{self, Area};
 use crate::mboxlist::{self, Acl, FormerName, Include, MailboxList, MbFlags, MbType, MboxEntry};
 use crate::mboxname::{InternalName, MbName};
@@ -326,7 +341,16 @@ fn create_one(
     };
     let now = mboxlist::now();
     let now32 = u32::try_from(now).unwrap_or(u32::MAX);
-    let uidvalidity = opts.uidvalidity.unwrap_or(now32.wrapping_add(1));
+    // A name that had a mailbox before (a tombstone is left) continues its UIDVALIDITY, so
+    // that clients caching the old one see the change; otherwise it starts from the clock.
+    let prior = list
+        .lookup(name)?
+        .map(|p| p.uidvalidity)
+        .filter(|v| *v != 0);
+    let uidvalidity = opts.uidvalidity.unwrap_or_else(|| match prior {
+        Some(v) => v.wrapping_add(1),
+        None => now32.wrapping_add(1),
+    });
     let mut mbtype = MbType::default();
     mbtype.set(MbFlags::LEGACY_DIRS, config.switch("mailbox_legacy_dirs"));
     let special = opts.special_use.join(" ");
@@ -347,11 +371,16 @@ fn create_one(
 
     // 1. The directory and its files: header, then the index, which appears complete.
     let (meta, data) = dirs(config, &entry)?;
+    if meta.join(index::FILE_NAME).exists() {
+        // Only the legacy layout can find files here (its directories are named after the
+        // mailbox): with no entry for the name and its owner's lock held, they are what a
+        // crashed create or delete left, and would confuse the new mailbox.
+        for d in [&meta, &data] {
+            remove_files(d)?;
+        }
+    }
     for d in [&data, &meta] {
         make_dir(d)?;
-    }
-    if meta.join(index::FILE_NAME).exists() {
-        return Err(Error::Exists);
     }
     let mut header = Header::new(&mbtype.to_string(), name.as_str(), &uniqueid);
     header.quotaroot = root.clone();
@@ -412,8 +441,10 @@ fn make_dir(dir: &Path) -> Result<()> {
             None => break,
         }
     }
+    failpoint::hit();
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     for m in missing.iter().rev() {
+        failpoint::hit();
         sync_parent_dir(m).map_err(io(m))?;
     }
     Ok(())
@@ -423,11 +454,16 @@ fn make_dir(dir: &Path) -> Result<()> {
 fn write_new_index(dir: &Path, ih: &IndexHeader) -> Result<()> {
     let path = dir.join(index::FILE_NAME);
     let tmp = dir.join("cyrus.index.NEW");
+    failpoint::hit();
     let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    failpoint::hit();
     f.write_all(&ih.encode()).map_err(io(&tmp))?;
+    failpoint::hit();
     f.sync_all().map_err(io(&tmp))?;
     drop(f);
+    failpoint::hit();
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    failpoint::hit();
     sync_parent_dir(&path).map_err(io(dir))
 }
 
@@ -461,9 +497,11 @@ impl LockedIndex {
         if self.header.minor_version != index::MINOR_VERSION {
             return Ok(());
         }
+        failpoint::hit();
         self.file
             .write_all_at(&self.header.encode(), 0)
             .map_err(io(&self.path))?;
+        failpoint::hit();
         self.file.sync_all().map_err(io(&self.path))
     }
 }
@@ -489,7 +527,7 @@ fn move_usage(
 }
 
 /// Renames `from` to `to` with its sub-mailboxes, as Cyrus's RENAME does; returns the new
-/// entry of `from`. Renaming a user's INBOX is not supported yet (`NotImplemented`).
+/// entry of `from`. A user's INBOX stays, its messages move to a new mailbox `to`.
 pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result<MboxEntry> {
     let dp = deletedprefix(config);
     let from_mb = MbName::from_internal(from, dp);
@@ -497,12 +535,14 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
     if from == to {
         return Err(Error::Exists);
     }
-    if from_mb.localpart.is_some() && from_mb.boxes.is_empty() && from_mb.deleted.is_none() {
+    let from_inbox =
+        from_mb.localpart.is_some() && from_mb.boxes.is_empty() && from_mb.deleted.is_none();
+    if to_mb.localpart.is_some() && to_mb.boxes.is_empty() && to_mb.deleted.is_none() {
         return Err(Error::NotImplemented(
-            "renaming a user's INBOX (moving its messages, or moving a whole user)",
+            "renaming a mailbox into a user's INBOX (moving a whole user)",
         ));
     }
-    if to.as_str().starts_with(&format!("{}.", from.as_str())) {
+    if !from_inbox && to.as_str().starts_with(&format!("{}.", from.as_str())) {
         return Err(Error::Usage("cannot rename a mailbox into itself".into()));
     }
     let _locks = user_locks(config, &from_mb, &to_mb)?;
@@ -513,11 +553,16 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
     if list.lookup_visible(to)?.is_some() {
         return Err(Error::Exists);
     }
+    if from_inbox {
+        return rename_inbox(config, &mut list, from, to, &to_mb);
+    }
     let kids = children(&mut list, from)?;
     // Every new name must be free before anything moves.
     let mut moves = vec![(entry, to.clone())];
     for k in kids {
-        let tail = &k.name.as_str()[from.as_str().len()..];
+        let Some(tail) = k.name.as_str().strip_prefix(from.as_str()) else {
+            continue;
+        };
         let new = InternalName::new(format!("{}{tail}", to.as_str())).map_err(bad_name)?;
         if list.lookup_visible(&new)?.is_some() {
             return Err(Error::Exists);
@@ -544,6 +589,79 @@ pub fn rename(config: &Config, from: &InternalName, to: &InternalName) -> Result
         let _ = std::fs::remove_dir(d);
     }
     first.ok_or(Error::NotFound)
+}
+
+/// RENAME of a user's INBOX (RFC 3501): a new mailbox `to` receives the messages, which are
+/// expunged from the INBOX; the INBOX and its sub-mailboxes stay where they are. Each message
+/// is appended to the new mailbox (flags, dates and GUID kept, UIDs from 1) before it is
+/// expunged from the INBOX, so a crash can duplicate a message but never lose one.
+fn rename_inbox(
+    config: &Config,
+    list: &mut MailboxList,
+    from: &InternalName,
+    to: &InternalName,
+    to_mb: &MbName,
+) -> Result<MboxEntry> {
+    let inbox = list.lookup_visible(from)?.ok_or(Error::NotFound)?;
+    create_missing_ancestors(config, list, to_mb, None)?;
+    let new = create_one(config, list, to, to_mb, &CreateOptions::default())?;
+    let lock = |e: &MboxEntry| quota::name_lock(config, e.uniqueid.as_deref().unwrap_or(""), true);
+    let (_l1, _l2) = (lock(&inbox)?, lock(&new)?);
+    let (src_dir, _) = dirs(config, &inbox)?;
+    let (dst_dir, _) = dirs(config, &new)?;
+    let mut src = Mailbox::open(&src_dir, LockMode::Write)?;
+    let mut dst = Mailbox::open(&dst_dir, LockMode::Write)?;
+    let now = u32::try_from(mboxlist::now()).unwrap_or(u32::MAX);
+    let live: Vec<IndexRecord> = src
+        .records()
+        .iter()
+        .filter(|r| !r.is_expunged())
+        .cloned()
+        .collect();
+    let mut moved = [0i64; NUM_RESOURCES];
+    for r in live {
+        let path = src.message_path(r.uid);
+        let message = std::fs::read(&path).map_err(io(&path))?;
+        let cache = src.cache_record(&r)?;
+        // User flags are numbered per mailbox: carry them over by name.
+        let mut user_flags = [0u32; 4];
+        for n in 0..header::MAX_USER_FLAGS {
+            let set = r
+                .user_flags
+                .get(n / 32)
+                .is_some_and(|w| w & (1 << (n % 32)) != 0);
+            let name = src.header().user_flags.get(n).cloned().flatten();
+            if let (true, Some(name)) = (set, name) {
+                if let Some(m) = dst.user_flag(&name, true)? {
+                    if let Some(w) = user_flags.get_mut(m / 32) {
+                        *w |= 1 << (m % 32);
+                    }
+                }
+            }
+        }
+        dst.append(&Append {
+            message: &message,
+            guid: r.guid,
+            internaldate: r.internaldate,
+            sentdate: r.sentdate,
+            gmtime: r.gmtime,
+            header_size: r.header_size,
+            system_flags: r.system_flags,
+            user_flags,
+            cache: &cache,
+            now,
+        })?;
+        src.expunge(r.uid, now)?;
+        moved[quota::Resource::Storage.index()] += i64::from(r.size);
+        moved[quota::Resource::Message.index()] += 1;
+    }
+    let roots = (
+        src.header().quotaroot.clone(),
+        dst.header().quotaroot.clone(),
+    );
+    drop((src, dst));
+    move_usage(config, roots.0.as_deref(), roots.1.as_deref(), &moved)?;
+    list.lookup_visible(to)?.ok_or(Error::NotFound)
 }
 
 /// Renames one mailbox: new header (and, in the legacy layout, new directory) first, then
@@ -646,6 +764,7 @@ fn link_files(from: &Path, to: &Path) -> Result<()> {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dst, e)),
             _ => {}
         }
+        failpoint::hit();
         std::fs::hard_link(ent.path(), &dst).map_err(io(&dst))?;
     }
     File::open(to).and_then(|d| d.sync_all()).map_err(io(to))
@@ -663,6 +782,7 @@ fn remove_files(dir: &Path) -> Result<()> {
         let ent = ent.map_err(io(dir))?;
         if ent.file_type().map_err(io(dir))?.is_file() {
             let p = ent.path();
+            failpoint::hit();
             match std::fs::remove_file(&p) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
                 _ => {}
