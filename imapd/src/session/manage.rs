@@ -160,6 +160,8 @@ impl Session {
         if !self.may_create(&to_mb) {
             return self.no(tag, DENIED);
         }
+        // Renaming an INBOX moves its messages only; its children stay where they are.
+        let inbox = t.mbname.localpart.is_some() && t.mbname.boxes.is_empty();
         let old_prefix = format!("{}.", t.name.as_str());
         let children: Vec<InternalName> = self
             .mboxlist()
@@ -168,7 +170,7 @@ impl Session {
             .unwrap_or_default()
             .into_iter()
             .map(|e| e.name)
-            .filter(|n| n.as_str().starts_with(&old_prefix))
+            .filter(|n| !inbox && n.as_str().starts_with(&old_prefix))
             .collect();
         match lifecycle::rename(&self.config, &t.name, &to_name) {
             Ok(_) => {
