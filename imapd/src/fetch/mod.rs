@@ -27,7 +27,8 @@ pub use date::rfc3501;
 pub use flags::{flag_list, flags_response, flags_update, permanent_flags, FlagRights};
 
 use crate::proto::command::{FetchAtt, Section as SectionSpec, SectionText};
-use cyrus::mailbox::cache::{CacheRecord, Item};
+use cyrus::charset::transfer::Encoding;
+use cyrus::mailbox::cache::{CacheRecord, CharsetInfo, Item};
 use cyrus::mailbox::index::IndexRecord;
 use cyrus::mailbox::Mailbox;
 use section::Part;
@@ -76,14 +77,15 @@ pub struct MessageState {
 /// Why a FETCH cannot be answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchError {
-    /// `BINARY[...]` or `BINARY.SIZE[...]` was asked for; their decoders are not written yet.
-    BinaryUnsupported,
+    /// `BINARY[...]` of a part in a Content-Transfer-Encoding we cannot undo (RFC 3516 §4.3:
+    /// the command fails with `NO [UNKNOWN-CTE]`).
+    UnknownCte,
 }
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FetchError::BinaryUnsupported => f.write_str("BINARY not yet supported"),
+            FetchError::UnknownCte => f.write_str("[UNKNOWN-CTE] Can not decode message part"),
         }
     }
 }
@@ -126,6 +128,10 @@ struct Plan<'a> {
     fields: Vec<BodyItem<'a>>,
     /// Every other `BODY[...]`, client order.
     sections: Vec<BodyItem<'a>>,
+    /// `BINARY[...]`, client order: part path and partial.
+    binaries: Vec<(&'a [u32], Option<(u32, u32)>)>,
+    /// `BINARY.SIZE[...]`, client order.
+    binary_sizes: Vec<&'a [u32]>,
 }
 
 impl<'a> Plan<'a> {
@@ -160,9 +166,8 @@ impl<'a> Plan<'a> {
                         _ => p.sections.push(b),
                     }
                 }
-                FetchAtt::Binary { .. } | FetchAtt::BinarySize { .. } => {
-                    return Err(FetchError::BinaryUnsupported)
-                }
+                FetchAtt::Binary { part, partial, .. } => p.binaries.push((part, *partial)),
+                FetchAtt::BinarySize { part } => p.binary_sizes.push(part),
             }
         }
         Ok(p)
@@ -188,6 +193,16 @@ impl<'a> Plan<'a> {
                 if let Some(r) = section::fields_header(t, &f.section.part) {
                     extent = extent.max(end(r));
                 }
+            }
+        }
+        for (path, _) in &self.binaries {
+            if let Some((r, _)) = section::binary(t, path) {
+                extent = extent.max(end(r));
+            }
+        }
+        for path in &self.binary_sizes {
+            if let Some((r, _)) = section::binary(t, path) {
+                extent = extent.max(end(r));
             }
         }
         for s in &self.sections {
@@ -244,6 +259,14 @@ fn read_prefix(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(msg)
 }
 
+/// `1.2` for part numbers `[1, 2]`.
+fn part_name(path: &[u32]) -> String {
+    path.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// `<start>` for a partial fetch, as the response echoes it.
 fn partial_echo(partial: Option<(u32, u32)>) -> String {
     partial.map_or_else(String::new, |(start, _)| format!("<{start}>"))
@@ -286,23 +309,26 @@ pub fn write_fetch(
     let set_seen = sets_seen(items) && !state.seen;
 
     let fields_from_file = !plan.fields.is_empty() && plan.fields_from_file(record);
+    let binary = !plan.binaries.is_empty() || !plan.binary_sizes.is_empty();
     let needs_file = plan.rfc822_header
         || plan.rfc822_text
         || plan.rfc822
         || !plan.sections.is_empty()
+        || binary
         || fields_from_file;
     // A damaged cache record drops the items that need it, as in Cyrus (which logs it).
     let needs_cache = plan.envelope
         || plan.bodystructure
         || plan.body
         || !plan.fields.is_empty()
-        || !plan.sections.is_empty();
+        || !plan.sections.is_empty()
+        || binary;
     let cache: Option<CacheRecord> = if needs_cache {
         mailbox.cache_record(record).ok()
     } else {
         None
     };
-    let tree = if fields_from_file || !plan.sections.is_empty() {
+    let tree = if fields_from_file || !plan.sections.is_empty() || binary {
         cache
             .as_ref()
             .and_then(|c| c.section(mailbox.dir()).ok())
@@ -462,6 +488,43 @@ pub fn write_fetch(
             }
             None => o.extend_from_slice(b"NIL"),
         }
+    }
+
+    // BINARY and BINARY.SIZE come after the BODY sections, as Cyrus orders them.
+    let decoded = |path: &[u32]| -> Result<Option<Vec<u8>>, FetchError> {
+        let Some((r, code)) = tree.as_ref().and_then(|t| section::binary(t, path)) else {
+            return Ok(None);
+        };
+        let start = (r.offset as usize).min(msg.len());
+        let end = start.saturating_add(r.size as usize).min(msg.len());
+        let raw = msg.get(start..end).unwrap_or_default();
+        // 0xFFFF is the no-charset form: nothing to undo.
+        let enc = if code == CharsetInfo::NO_CHARSET {
+            Encoding::Identity
+        } else {
+            Encoding::from_code(code)
+        };
+        if enc == Encoding::Unknown {
+            return Err(FetchError::UnknownCte);
+        }
+        Ok(Some(enc.decode(raw).into_owned()))
+    };
+    for (path, partial) in &plan.binaries {
+        let data = decoded(path)?;
+        let o = it.next();
+        o.extend_from_slice(
+            format!("BINARY[{}]{} ", part_name(path), partial_echo(*partial)).as_bytes(),
+        );
+        match data {
+            Some(d) => output::binary_data(o, &d, *partial),
+            None => o.extend_from_slice(b"NIL"),
+        }
+    }
+    for path in &plan.binary_sizes {
+        let data = decoded(path)?;
+        let n = data.map_or(0, |d| d.len());
+        it.next()
+            .extend_from_slice(format!("BINARY.SIZE[{}] {n}", part_name(path)).as_bytes());
     }
 
     if !it.buf.is_empty() {
@@ -704,12 +767,13 @@ mod tests {
             partial: None,
         };
         let (r, out) = run(&[FetchAtt::Flags, binary], false);
-        assert_eq!(r, Err(FetchError::BinaryUnsupported));
+        assert_eq!(r, Ok(false));
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains(" BINARY[1] {7}\r\nHello\r\n)"), "{text}");
         assert_eq!(
-            FetchError::BinaryUnsupported.to_string(),
-            "BINARY not yet supported"
+            FetchError::UnknownCte.to_string(),
+            "[UNKNOWN-CTE] Can not decode message part"
         );
-        assert!(out.is_empty());
         assert!(sets_seen(&[FetchAtt::Binary {
             peek: false,
             part: vec![],

@@ -41,6 +41,8 @@ enum Kind {
 pub struct Part {
     header: Range,
     content: Range,
+    /// The SECTION entry's Content-Transfer-Encoding code (for BINARY).
+    encoding: u16,
     kind: Kind,
 }
 
@@ -91,6 +93,7 @@ fn sub_part(e: &PartEntry, tree: Option<&Section>) -> Part {
     Part {
         header: header_of(e),
         content: content_of(e),
+        encoding: e.charset.encoding,
         kind,
     }
 }
@@ -102,6 +105,7 @@ fn message(s: &Section) -> Part {
         return Part {
             header: none,
             content: none,
+            encoding: 0,
             kind: Kind::Leaf,
         };
     };
@@ -127,6 +131,7 @@ fn message(s: &Section) -> Part {
     Part {
         header: header_of(e0),
         content: content_of(e0),
+        encoding: e0.charset.encoding,
         kind,
     }
 }
@@ -137,6 +142,7 @@ pub fn tree(section: &Section, size: u32) -> Part {
     Part {
         header: Range { offset: 0, size: 0 },
         content: Range { offset: 0, size },
+        encoding: 0,
         kind: Kind::Message(Box::new(message(section))),
     }
 }
@@ -165,6 +171,18 @@ fn walk<'a>(top: &'a Part, path: &[u32]) -> Option<&'a Part> {
         body = find_part(body, n)?;
     }
     Some(body)
+}
+
+/// The content of part `path` for `BINARY[path]` and the Content-Transfer-Encoding code to
+/// undo; `None` when there is no such part. Only a leaf's content is decoded (RFC 3516
+/// §4.2): a multipart or enclosed message is sent as it is stored.
+pub fn binary(top: &Part, path: &[u32]) -> Option<(Range, u16)> {
+    let body = walk(top, path)?;
+    let code = match body.kind {
+        Kind::Leaf => body.encoding,
+        _ => 0,
+    };
+    Some((body.content, code))
 }
 
 /// The bytes of a `BODY[path.text]` section other than `HEADER.FIELDS` (and other than

@@ -24,7 +24,7 @@ const fn cap(name: &'static str, served: bool) -> Cap {
 const FULL: &[Cap] = &[
     cap("ACL", true),
     cap("ANNOTATE-EXPERIMENT-1", false),
-    cap("BINARY", false),
+    cap("BINARY", true),
     cap("CATENATE", false),
     cap("CHILDREN", true),
     cap("CONDSTORE", true),

@@ -77,7 +77,7 @@ impl Session {
             {
                 drop(mb);
                 self.out.extend_from_slice(&out);
-                return self.bad(Some(tag), &e.to_string());
+                return self.no(tag, &e.to_string());
             }
         }
         drop(mb);
