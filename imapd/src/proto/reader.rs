@@ -52,6 +52,10 @@ const TAIL: usize = 32;
 const GO_AHEAD: &[u8] = b"+ go ahead\r\n";
 const TOOBIG_ARGS: &str = "[TOOBIG] Command arguments total size exceeds fixed limit";
 const TOOBIG_MESSAGE: &str = "[TOOBIG] Message size exceeds fixed limit";
+const TOOBIG_MINUS: &str = "[TOOBIG] Non-synchronizing literal size exceeds 4K";
+
+/// Largest non-synchronizing literal under LITERAL- (RFC 7888 §4).
+const LITERAL_MINUS_MAX: u64 = 4096;
 
 /// The size limits of the reader, with Cyrus's option names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +71,9 @@ pub struct Limits {
     pub max_args_size: u64,
     /// `maxmessagesize`: largest APPEND message.
     pub max_message_size: u64,
+    /// `literalminus`: non-synchronizing literals are LITERAL- ones (RFC 7888), at most
+    /// 4096 bytes; a larger one ends the connection, as in Cyrus.
+    pub literal_minus: bool,
 }
 
 impl Default for Limits {
@@ -78,6 +85,7 @@ impl Default for Limits {
             max_literal: 131_072,
             max_args_size: 0,
             max_message_size: u64::from(u32::MAX),
+            literal_minus: false,
         }
     }
 }
@@ -106,6 +114,7 @@ impl Limits {
             max_literal: or_max(pos("maxliteral")),
             max_args_size: pos("maxargssize"),
             max_message_size: or_max(pos("maxmessagesize")),
+            literal_minus: config.switch("literalminus"),
         }
     }
 
@@ -570,9 +579,18 @@ impl Reader {
         let line = &self.cmd[self.line_start..];
         let header_at = self.line_start + line.iter().rposition(|&b| b == b'{').unwrap_or(0);
         let message = head.name == "APPEND" && !(self.line_start == 0 && header_at == head.rest);
+        if nonsync && self.limits.literal_minus && n > LITERAL_MINUS_MAX {
+            return Some(self.too_big(&head, TOOBIG_MINUS.into(), true, message, TOOBIG_MINUS));
+        }
         if message {
             if n > self.limits.max_message_size {
-                return Some(self.too_big(&head, TOOBIG_MESSAGE.into(), nonsync, true));
+                return Some(self.too_big(
+                    &head,
+                    TOOBIG_MESSAGE.into(),
+                    nonsync,
+                    true,
+                    TOOBIG_MESSAGE,
+                ));
             }
             if self.message_bytes.saturating_add(n) > MAX_APPEND_TOTAL {
                 return Some(self.fatal(TOOBIG_MESSAGE));
@@ -584,7 +602,13 @@ impl Reader {
                     "[TOOBIG] Literal size exceeds fixed limit in {}",
                     display_name(&head.name)
                 );
-                return Some(self.too_big(&head, text, nonsync, false));
+                return Some(self.too_big(
+                    &head,
+                    text,
+                    nonsync,
+                    false,
+                    "[TOOBIG] Literal size exceeds fixed limit",
+                ));
             }
             let cap = if authenticated {
                 self.limits.max_args()
@@ -621,18 +645,25 @@ impl Reader {
     /// A literal over its limit: a synchronizing one is refused with NO (the client sends
     /// nothing more of it); a non-synchronizing one is already on its way and ends the
     /// connection, after a tagged NO for an APPEND message as Cyrus does.
-    fn too_big(&mut self, head: &HeadInfo, text: String, nonsync: bool, message: bool) -> Event {
+    fn too_big(
+        &mut self,
+        head: &HeadInfo,
+        text: String,
+        nonsync: bool,
+        message: bool,
+        bye: &str,
+    ) -> Event {
         let tag = head.tag.clone();
         if !nonsync {
             self.reset();
             return Event::No { tag, text };
         }
         if message {
-            let bye = self.fatal(TOOBIG_MESSAGE);
+            let bye = self.fatal(bye);
             self.pending = Some(bye);
             return Event::No { tag, text };
         }
-        self.fatal("[TOOBIG] Literal size exceeds fixed limit")
+        self.fatal(bye)
     }
 
     fn complete(&mut self) -> Event {

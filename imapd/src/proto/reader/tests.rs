@@ -16,6 +16,7 @@ fn small() -> Limits {
         max_literal: 1000,
         max_args_size: 5000,
         max_message_size: 2000,
+        literal_minus: false,
     }
 }
 
@@ -211,6 +212,33 @@ fn framing_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn literal_minus() {
+    let minus = Limits {
+        literal_minus: true,
+        ..Limits::default()
+    };
+    // As Debian's Cyrus with `literalminus: 1` answers.
+    let bye = "* BYE [TOOBIG] Non-synchronizing literal size exceeds 4K";
+    let table: &[(bool, &str, &[&str])] = &[
+        (false, "c LOGIN {5000+}\r\n", &[bye]),
+        (true, "c SELECT {5000+}\r\n", &[bye]),
+        (
+            true,
+            "e APPEND INBOX {5000+}\r\n",
+            &[
+                "e NO [TOOBIG] Non-synchronizing literal size exceeds 4K",
+                bye,
+            ],
+        ),
+        (false, "a LOGIN {4096+}\r\n", &[]),
+        (false, "a LOGIN {5000}\r\n", &["SEND + go ahead"]),
+    ];
+    for (auth, input, want) in table {
+        assert_eq!(run(minus, *auth, input), *want, "{input:?}");
+    }
 }
 
 #[test]
