@@ -117,6 +117,7 @@ pub(crate) fn known_command(name: &str) -> bool {
                 | "NAMESPACE"
                 | "ENABLE"
                 | "IDLE"
+                | "COMPRESS"
                 | "GETACL"
                 | "SETACL"
                 | "DELETEACL"
@@ -496,6 +497,12 @@ impl<'a> P<'a> {
                 CommandKind::StartTls
             }
             "ID" => self.id()?,
+            "COMPRESS" => {
+                self.need_arg()?;
+                let mechanism = self.astring_utf8()?.to_ascii_uppercase();
+                self.end()?;
+                CommandKind::Compress { mechanism }
+            }
             "AUTHENTICATE" => self.authenticate()?,
             "LOGIN" => {
                 self.need_arg()?;
