@@ -14,8 +14,11 @@
 //!   [`DEFAULT_MAX_ARGS`] (at least `maxliteral` plus 64 KiB) when that is 0, and a command
 //!   holds at most [`MAX_LITERALS`] literals;
 //! - an APPEND's messages together are at most 4 GiB (`u32::MAX`), one maximal message;
-//! - before login only the commands allowed there are read at all, with at most
-//!   [`PREAUTH_MAX_LITERALS`] literals and [`preauth_max_args`] bytes;
+//! - with `literalminus`, a non-synchronizing literal is at most 4096 bytes (LITERAL-);
+//! - before login only the commands allowed there are read at all (others get `BAD Please
+//!   login first` with their literals skipped unread, as in Cyrus), with at most
+//!   [`PREAUTH_MAX_LITERALS`] literals and [`preauth_max_args`] bytes. Cyrus 3.6 itself
+//!   applies its usual limits there; no valid pre-login command comes near ours;
 //! - unconsumed input is whatever the session fed since the last [`Event::NeedMore`].
 //!
 //! So a reader holds at most one command (bounded as above) plus one read's worth of input.
