@@ -161,7 +161,7 @@ pub(crate) fn needs_selected(name: &str) -> bool {
 }
 
 /// Cyrus's name for a command in error texts: `Select`, `Getquotaroot`, `Uid`.
-fn display_name(upper: &str) -> String {
+pub(crate) fn display_name(upper: &str) -> String {
     let mut s = upper.to_ascii_lowercase();
     if let Some(first) = s.get_mut(0..1) {
         first.make_ascii_uppercase();

@@ -603,7 +603,7 @@ impl Reader {
             if n > self.limits.max_literal {
                 let text = format!(
                     "[TOOBIG] Literal size exceeds fixed limit in {}",
-                    display_name(&head.name)
+                    parse::display_name(&head.name)
                 );
                 return Some(self.too_big(
                     &head,
@@ -685,14 +685,6 @@ fn error_event(e: ParseError) -> Event {
         (true, Some(tag)) => Event::No { tag, text: e.text },
         (_, tag) => Event::Bad { tag, text: e.text },
     }
-}
-
-fn display_name(upper: &str) -> String {
-    let mut s = upper.to_ascii_lowercase();
-    if let Some(first) = s.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    s
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {
