@@ -22,6 +22,23 @@
 //! - unconsumed input is whatever the session fed since the last [`Event::NeedMore`].
 //!
 //! So a reader holds at most one command (bounded as above) plus one read's worth of input.
+//!
+//! The session's loop: call `next_command` until it says [`Event::NeedMore`], read from the
+//! socket and `feed`; write [`Event::Send`] at once (after asking [`Reader::pending_append`]
+//! whether an APPEND's mailbox should be refused first); answer the rest.
+//!
+//! ```
+//! use imapd::proto::reader::{Event, Limits, Reader};
+//! let mut r = Reader::new(Limits::default());
+//! r.feed(b"a1 LOGIN {5}\r\n");
+//! assert_eq!(r.next_command(false), Event::Send(b"+ go ahead\r\n".to_vec()));
+//! assert_eq!(r.next_command(false), Event::NeedMore);
+//! r.feed(b"alice secret\r\n");
+//! match r.next_command(false) {
+//!     Event::Command(c) => assert_eq!(c.tag, "a1"),
+//!     e => panic!("{e:?}"),
+//! }
+//! ```
 
 use super::command::Command;
 use super::parse::{self, ParseError};
