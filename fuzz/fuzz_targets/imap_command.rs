@@ -1,12 +1,14 @@
 //! Fuzzes the IMAP command reader and parser of `imapd` over a client's bytes: framing,
 //! synchronizing and non-synchronizing literals, the size limits and every command's grammar.
 //!
-//! The first input byte picks the setting: bit 0 logged in or not, bit 1 whether the
-//! session said a mailbox is selected, bit 2 tiny limits (so that the limit checks are hit
-//! with short inputs) or Cyrus's defaults; the second byte is the size of the pieces the
-//! rest is fed in, as reads from a socket would cut it. Besides not panicking or hanging,
-//! the reader must keep within its memory bound after every event, and every byte of the
-//! input must also parse (or fail) directly as one command.
+//! The first input byte picks the setting: bit 0 logged in or not; bit 1 whether the
+//! session tells the reader the selected state, and bit 3 which state; bit 2 tiny limits
+//! (so that the limit checks are hit with short inputs, with LITERAL- when bit 5 is set) or
+//! Cyrus's defaults; bit 4 refuses an APPEND's first message as the session does for a
+//! missing mailbox. The second byte is the size of the pieces the rest is fed in, as reads
+//! from a socket would cut it. Besides not panicking or hanging, the reader must keep within
+//! its memory bound after every event, and the input must also parse (or fail) directly as
+//! one command.
 
 #![no_main]
 
@@ -26,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
             max_literal: 64,
             max_args_size: 256,
             max_message_size: 128,
+            literal_minus: mode & 32 != 0,
         }
     } else {
         Limits::default()

@@ -181,6 +181,12 @@ pub enum CommandKind {
     Enable(Vec<String>),
     /// `IDLE` (RFC 2177); the session then waits for `DONE`.
     Idle,
+    /// `COMPRESS mechanism` (RFC 4978; Cyrus advertises COMPRESS=DEFLATE): the mechanism
+    /// upper-cased; the session refuses any but `DEFLATE` ("Unknown COMPRESS algorithm").
+    Compress {
+        /// The mechanism named, e.g. `DEFLATE`.
+        mechanism: String,
+    },
     /// `GETACL mailbox`
     GetAcl {
         /// The mailbox as the client named it.

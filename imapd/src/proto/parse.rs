@@ -117,6 +117,7 @@ pub(crate) fn known_command(name: &str) -> bool {
                 | "NAMESPACE"
                 | "ENABLE"
                 | "IDLE"
+                | "COMPRESS"
                 | "GETACL"
                 | "SETACL"
                 | "DELETEACL"
@@ -160,7 +161,7 @@ pub(crate) fn needs_selected(name: &str) -> bool {
 }
 
 /// Cyrus's name for a command in error texts: `Select`, `Getquotaroot`, `Uid`.
-fn display_name(upper: &str) -> String {
+pub(crate) fn display_name(upper: &str) -> String {
     let mut s = upper.to_ascii_lowercase();
     if let Some(first) = s.get_mut(0..1) {
         first.make_ascii_uppercase();
@@ -496,6 +497,12 @@ impl<'a> P<'a> {
                 CommandKind::StartTls
             }
             "ID" => self.id()?,
+            "COMPRESS" => {
+                self.need_arg()?;
+                let mechanism = self.astring_utf8()?.to_ascii_uppercase();
+                self.end()?;
+                CommandKind::Compress { mechanism }
+            }
             "AUTHENTICATE" => self.authenticate()?,
             "LOGIN" => {
                 self.need_arg()?;

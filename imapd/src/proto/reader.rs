@@ -14,11 +14,31 @@
 //!   [`DEFAULT_MAX_ARGS`] (at least `maxliteral` plus 64 KiB) when that is 0, and a command
 //!   holds at most [`MAX_LITERALS`] literals;
 //! - an APPEND's messages together are at most 4 GiB (`u32::MAX`), one maximal message;
-//! - before login only the commands allowed there are read at all, with at most
-//!   [`PREAUTH_MAX_LITERALS`] literals and [`preauth_max_args`] bytes;
+//! - with `literalminus`, a non-synchronizing literal is at most 4096 bytes (LITERAL-);
+//! - before login only the commands allowed there are read at all (others get `BAD Please
+//!   login first` with their literals skipped unread, as in Cyrus), with at most
+//!   [`PREAUTH_MAX_LITERALS`] literals and [`preauth_max_args`] bytes. Cyrus 3.6 itself
+//!   applies its usual limits there; no valid pre-login command comes near ours;
 //! - unconsumed input is whatever the session fed since the last [`Event::NeedMore`].
 //!
 //! So a reader holds at most one command (bounded as above) plus one read's worth of input.
+//!
+//! The session's loop: call `next_command` until it says [`Event::NeedMore`], read from the
+//! socket and `feed`; write [`Event::Send`] at once (after asking [`Reader::pending_append`]
+//! whether an APPEND's mailbox should be refused first); answer the rest.
+//!
+//! ```
+//! use imapd::proto::reader::{Event, Limits, Reader};
+//! let mut r = Reader::new(Limits::default());
+//! r.feed(b"a1 LOGIN {5}\r\n");
+//! assert_eq!(r.next_command(false), Event::Send(b"+ go ahead\r\n".to_vec()));
+//! assert_eq!(r.next_command(false), Event::NeedMore);
+//! r.feed(b"alice secret\r\n");
+//! match r.next_command(false) {
+//!     Event::Command(c) => assert_eq!(c.tag, "a1"),
+//!     e => panic!("{e:?}"),
+//! }
+//! ```
 
 use super::command::Command;
 use super::parse::{self, ParseError};
@@ -52,6 +72,10 @@ const TAIL: usize = 32;
 const GO_AHEAD: &[u8] = b"+ go ahead\r\n";
 const TOOBIG_ARGS: &str = "[TOOBIG] Command arguments total size exceeds fixed limit";
 const TOOBIG_MESSAGE: &str = "[TOOBIG] Message size exceeds fixed limit";
+const TOOBIG_MINUS: &str = "[TOOBIG] Non-synchronizing literal size exceeds 4K";
+
+/// Largest non-synchronizing literal under LITERAL- (RFC 7888 §4).
+const LITERAL_MINUS_MAX: u64 = 4096;
 
 /// The size limits of the reader, with Cyrus's option names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +91,9 @@ pub struct Limits {
     pub max_args_size: u64,
     /// `maxmessagesize`: largest APPEND message.
     pub max_message_size: u64,
+    /// `literalminus`: non-synchronizing literals are LITERAL- ones (RFC 7888), at most
+    /// 4096 bytes; a larger one ends the connection, as in Cyrus.
+    pub literal_minus: bool,
 }
 
 impl Default for Limits {
@@ -78,6 +105,7 @@ impl Default for Limits {
             max_literal: 131_072,
             max_args_size: 0,
             max_message_size: u64::from(u32::MAX),
+            literal_minus: false,
         }
     }
 }
@@ -106,6 +134,7 @@ impl Limits {
             max_literal: or_max(pos("maxliteral")),
             max_args_size: pos("maxargssize"),
             max_message_size: or_max(pos("maxmessagesize")),
+            literal_minus: config.switch("literalminus"),
         }
     }
 
@@ -570,9 +599,18 @@ impl Reader {
         let line = &self.cmd[self.line_start..];
         let header_at = self.line_start + line.iter().rposition(|&b| b == b'{').unwrap_or(0);
         let message = head.name == "APPEND" && !(self.line_start == 0 && header_at == head.rest);
+        if nonsync && self.limits.literal_minus && n > LITERAL_MINUS_MAX {
+            return Some(self.too_big(&head, TOOBIG_MINUS.into(), true, message, TOOBIG_MINUS));
+        }
         if message {
             if n > self.limits.max_message_size {
-                return Some(self.too_big(&head, TOOBIG_MESSAGE.into(), nonsync, true));
+                return Some(self.too_big(
+                    &head,
+                    TOOBIG_MESSAGE.into(),
+                    nonsync,
+                    true,
+                    TOOBIG_MESSAGE,
+                ));
             }
             if self.message_bytes.saturating_add(n) > MAX_APPEND_TOTAL {
                 return Some(self.fatal(TOOBIG_MESSAGE));
@@ -582,9 +620,15 @@ impl Reader {
             if n > self.limits.max_literal {
                 let text = format!(
                     "[TOOBIG] Literal size exceeds fixed limit in {}",
-                    display_name(&head.name)
+                    parse::display_name(&head.name)
                 );
-                return Some(self.too_big(&head, text, nonsync, false));
+                return Some(self.too_big(
+                    &head,
+                    text,
+                    nonsync,
+                    false,
+                    "[TOOBIG] Literal size exceeds fixed limit",
+                ));
             }
             let cap = if authenticated {
                 self.limits.max_args()
@@ -621,18 +665,25 @@ impl Reader {
     /// A literal over its limit: a synchronizing one is refused with NO (the client sends
     /// nothing more of it); a non-synchronizing one is already on its way and ends the
     /// connection, after a tagged NO for an APPEND message as Cyrus does.
-    fn too_big(&mut self, head: &HeadInfo, text: String, nonsync: bool, message: bool) -> Event {
+    fn too_big(
+        &mut self,
+        head: &HeadInfo,
+        text: String,
+        nonsync: bool,
+        message: bool,
+        bye: &str,
+    ) -> Event {
         let tag = head.tag.clone();
         if !nonsync {
             self.reset();
             return Event::No { tag, text };
         }
         if message {
-            let bye = self.fatal(TOOBIG_MESSAGE);
+            let bye = self.fatal(bye);
             self.pending = Some(bye);
             return Event::No { tag, text };
         }
-        self.fatal("[TOOBIG] Literal size exceeds fixed limit")
+        self.fatal(bye)
     }
 
     fn complete(&mut self) -> Event {
@@ -651,14 +702,6 @@ fn error_event(e: ParseError) -> Event {
         (true, Some(tag)) => Event::No { tag, text: e.text },
         (_, tag) => Event::Bad { tag, text: e.text },
     }
-}
-
-fn display_name(upper: &str) -> String {
-    let mut s = upper.to_ascii_lowercase();
-    if let Some(first) = s.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    s
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {

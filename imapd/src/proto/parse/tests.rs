@@ -438,6 +438,14 @@ fn cyrus_error_texts() {
         ),
         ("i14 IDLE x", "i14 BAD Unexpected extra arguments to Idle"),
         (
+            "m1 COMPRESS",
+            "m1 BAD Missing required argument to Compress",
+        ),
+        (
+            "m3 COMPRESS DEFLATE x",
+            "m3 BAD Unexpected extra arguments to Compress",
+        ),
+        (
             "k1 UID FETCH 1 (FLAGS) (CHANGEDSINCE x)",
             "k1 BAD Invalid argument to UID Fetch CHANGEDSINCE",
         ),
@@ -768,6 +776,12 @@ fn mailbox_commands() {
         CommandKind::Enable(vec!["CONDSTORE".into(), "QRESYNC".into()])
     );
     assert_eq!(kind("a IDLE"), CommandKind::Idle);
+    assert_eq!(
+        kind("a compress deflate"),
+        CommandKind::Compress {
+            mechanism: "DEFLATE".into()
+        }
+    );
 }
 
 #[test]
