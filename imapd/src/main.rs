@@ -29,17 +29,6 @@ struct Imap {
     tls: Option<TlsConfig>,
 }
 
-fn servername(config: &Config) -> String {
-    config.string("servername").map_or_else(
-        || {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| "localhost".into())
-        },
-        str::to_string,
-    )
-}
-
 /// `timeout` in seconds; Cyrus allows no less than 30 minutes (RFC 3501 §5.4).
 fn idle_limit(config: &Config) -> u64 {
     let secs = config.duration_secs("timeout").unwrap_or(30 * 60);
@@ -68,7 +57,7 @@ impl Worker for Imap {
             None => Arc::new(ctx.config.clone()),
         };
         conn.set_nodelay();
-        let name = servername(&config);
+        let name = config.servername();
         let settings = Settings {
             session_id: session_id(&name, self.sessions),
             servername: name,

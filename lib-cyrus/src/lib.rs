@@ -12,6 +12,7 @@ pub mod acl;
 pub mod annotations;
 pub mod auth;
 pub mod charset;
+pub mod civil;
 pub mod config;
 pub mod db;
 pub mod dirhash;

@@ -325,11 +325,7 @@ fn greeting_capability_and_login_match_real_cyrus() {
 /// APPEND, SEARCH, FETCH, STORE, COPY, MOVE, EXPUNGE, RENAME, DELETE.
 #[test]
 fn python_imaplib_session_works() {
-    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        eprintln!("skipped: python3 is not installed");
+    let Some(python) = python3() else {
         return;
     };
     let Some(inst) = start("imapd-imaplib") else {
@@ -439,11 +435,7 @@ fn transcripts_replay_as_real_cyrus_answered() {
 /// STARTTLS and imaps with a self-signed certificate, through Python's imaplib and ssl.
 #[test]
 fn starttls_and_imaps_serve_a_real_client() {
-    let Some(python) = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-    else {
-        eprintln!("skipped: python3 is not installed");
+    let Some(python) = python3() else {
         return;
     };
     if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
@@ -488,4 +480,15 @@ fn starttls_and_imaps_serve_a_real_client() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The python3 that runs the client scripts; `None` (with a note) when there is none.
+fn python3() -> Option<&'static str> {
+    let found = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    if found.is_none() {
+        eprintln!("skipped: python3 is not installed");
+    }
+    found
 }

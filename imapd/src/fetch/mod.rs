@@ -108,6 +108,9 @@ struct BodyItem<'a> {
     partial: Option<(u32, u32)>,
 }
 
+/// A `BINARY[...]` item: its part path and partial.
+type BinaryItem<'a> = (&'a [u32], Option<(u32, u32)>);
+
 /// The items of one FETCH sorted into Cyrus's fixed slots.
 #[derive(Default)]
 struct Plan<'a> {
@@ -128,8 +131,8 @@ struct Plan<'a> {
     fields: Vec<BodyItem<'a>>,
     /// Every other `BODY[...]`, client order.
     sections: Vec<BodyItem<'a>>,
-    /// `BINARY[...]`, client order: part path and partial.
-    binaries: Vec<(&'a [u32], Option<(u32, u32)>)>,
+    /// `BINARY[...]`, client order.
+    binaries: Vec<BinaryItem<'a>>,
     /// `BINARY.SIZE[...]`, client order.
     binary_sizes: Vec<&'a [u32]>,
 }
