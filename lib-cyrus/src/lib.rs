@@ -13,6 +13,7 @@ pub mod annotations;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod dirhash;
 pub mod dlist;
 pub mod duplicate;

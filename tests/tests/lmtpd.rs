@@ -1,0 +1,623 @@
+//! lmtpd end to end: our master runs our lmtpd (and, beside it, Debian's) on the unix socket of
+//! a copy of the reference spool. The deliveries of transcripts/lmtp.txt that need neither
+//! AUTH nor Sieve get the recorded replies from both; the messages ours filed are then read by
+//! Debian's `mbexamine` and `quota -f` without complaint, with the ENVELOPE and BODYSTRUCTURE
+//! Debian's own lmtpd produced for the same bytes. Duplicate suppression and the over-quota
+//! answers are checked on the same instances.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use e2e::*;
+
+/// alice's storage limit in KB, lowered from 20480 so that (as with bob in the recording) she
+/// is under it (about 226 KB used) until the transcript's 3.4 KB message crosses it. bob has
+/// no quota root in the reference spool, and Cyrus finds a root through cyrus.header only.
+const ALICE_LIMIT_KB: &str = "228";
+
+struct Inst {
+    dir: Scratch,
+    conf: PathBuf,
+    sock: PathBuf,
+    _master: Master,
+}
+
+fn instance(tag: &str, lmtpd: &Path) -> Option<Inst> {
+    instance_with(tag, lmtpd, "")
+}
+
+/// A reference instance with `extra` appended to its imapd.conf.
+fn instance_with(tag: &str, lmtpd: &Path, extra: &str) -> Option<Inst> {
+    if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
+        eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
+        return None;
+    }
+    let dir = Scratch::new(tag);
+    let conf = reference_instance(&dir)?;
+    if !extra.is_empty() {
+        let text = std::fs::read_to_string(&conf).ok()? + extra;
+        std::fs::write(&conf, text).ok()?;
+    }
+    let qfile = dir.join("conf/quota/a/user.alice");
+    let q = std::fs::read_to_string(&qfile).ok()?;
+    std::fs::write(
+        &qfile,
+        q.replacen(" 20480)", &format!(" {ALICE_LIMIT_KB})"), 1),
+    )
+    .ok()?;
+    let sock = dir.join("conf/socket/lmtp");
+    let text = format!(
+        "START {{\n  recover cmd=\"{DEBIAN_BIN}/ctl_cyrusdb -C {c} -r\"\n}}\nSERVICES {{\n  lmtpunix cmd=\"{l} -C {c}\" listen=\"{s}\" prefork=0 maxchild=5\n}}\n",
+        c = conf.display(),
+        l = lmtpd.display(),
+        s = sock.display()
+    );
+    let cyrus_conf = dir.write("etc/cyrus.conf", &text);
+    dir.give_to_cyrus();
+    let master = Master::start(&our_bin("master"), &dir, &conf, &cyrus_conf);
+    wait_for("the lmtp socket", SOON, || {
+        UnixStream::connect(&sock).ok().map(|_| ())
+    });
+    Some(Inst {
+        dir,
+        conf,
+        sock,
+        _master: master,
+    })
+}
+
+/// One exchange of a transcript: what the client sends, then the lines of the replies.
+#[derive(Debug, Clone)]
+struct Exchange {
+    client: Vec<String>,
+    server: Vec<String>,
+}
+
+fn is_last_line(l: &str) -> bool {
+    l.as_bytes().get(3) != Some(&b'-')
+}
+
+/// The exchanges of transcripts/lmtp.txt as they go over the unix socket: the TCP-only AUTH
+/// part (430, AUTH, 235) is left out and LHLO offers AUTH EXTERNAL, as Debian's does there.
+fn transcript() -> Vec<Exchange> {
+    let text = std::fs::read_to_string(reference_dir().join("transcripts/lmtp.txt"))
+        .expect("transcripts/lmtp.txt");
+    let mut v: Vec<Exchange> = Vec::new();
+    for line in text.lines() {
+        let (is_client, rest) = if let Some(r) = line.strip_prefix("C: ") {
+            (true, r)
+        } else if let Some(r) = line.strip_prefix("S: ") {
+            (false, r)
+        } else if line == "C:" {
+            (true, "")
+        } else {
+            continue;
+        };
+        let start_new = match v.last() {
+            None => true,
+            Some(x) => is_client && !x.server.is_empty(),
+        };
+        if start_new {
+            v.push(Exchange {
+                client: Vec::new(),
+                server: Vec::new(),
+            });
+        }
+        let x = v.last_mut().expect("pushed");
+        let rest = if rest == "250-AUTH PLAIN LOGIN" {
+            "250-AUTH EXTERNAL"
+        } else {
+            rest
+        };
+        if is_client {
+            x.client.push(rest.to_string());
+        } else {
+            x.server.push(rest.to_string());
+        }
+    }
+    // The over-quota part goes to alice (see ALICE_LIMIT_KB).
+    let mut after_rset = false;
+    for x in &mut v {
+        if after_rset {
+            for l in &mut x.client {
+                *l = l.replace("<bob@example.org>", "<alice@example.org>");
+            }
+        }
+        after_rset |= x.client.iter().any(|l| l == "RSET");
+    }
+    v.retain(|x| {
+        !x.server
+            .first()
+            .is_some_and(|s| s.starts_with("430") || s.starts_with("235"))
+    });
+    v
+}
+
+fn normalise(l: &str) -> String {
+    match l.find("SESSIONID=<") {
+        Some(i) => format!("{}SESSIONID=<*>", &l[..i]),
+        None => l.to_string(),
+    }
+}
+
+struct Lmtp {
+    r: BufReader<UnixStream>,
+    w: UnixStream,
+}
+
+impl Lmtp {
+    fn connect(sock: &Path) -> Lmtp {
+        let s = UnixStream::connect(sock).expect("connect lmtp");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        Lmtp {
+            r: BufReader::new(s.try_clone().expect("clone")),
+            w: s,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.w
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("send");
+    }
+
+    /// Reads `n` complete replies; their lines.
+    fn replies(&mut self, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut done = 0;
+        while done < n {
+            let mut l = String::new();
+            if self.r.read_line(&mut l).unwrap_or(0) == 0 {
+                break;
+            }
+            let l = l.trim_end_matches(['\r', '\n']).to_string();
+            if is_last_line(&l) {
+                done += 1;
+            }
+            out.push(l);
+        }
+        out
+    }
+}
+
+/// Plays the exchanges; the server's lines, normalised.
+fn play(sock: &Path, script: &[Exchange]) -> Vec<String> {
+    let mut c = Lmtp::connect(sock);
+    let mut got = Vec::new();
+    for x in script {
+        for l in &x.client {
+            c.send(l);
+        }
+        let n = x.server.iter().filter(|l| is_last_line(l)).count();
+        got.extend(c.replies(n).iter().map(|l| normalise(l)));
+    }
+    got
+}
+
+fn expected(script: &[Exchange]) -> Vec<String> {
+    script
+        .iter()
+        .flat_map(|x| x.server.iter().map(|l| normalise(l)))
+        .collect()
+}
+
+/// `mbexamine` of one mailbox as the cyrus user, in UTC: (success, output).
+fn mbexamine(inst: &Inst, mailbox: &str) -> (bool, String) {
+    let out = Command::new("su")
+        .args(["cyrus", "-s", "/bin/sh", "-c"])
+        .arg(format!(
+            "TZ=UTC {DEBIAN_BIN}/mbexamine -C {} {mailbox}",
+            inst.conf.display()
+        ))
+        .output()
+        .expect("run mbexamine");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// The per-message cache items that do not depend on the trace headers.
+fn message_items(examined: &str) -> Vec<String> {
+    const ITEMS: [&str; 8] = [
+        " Envel>", " BdyStr>", " Body>", " From>", " To>", " Cc>", " Bcc>", " Subjct>",
+    ];
+    examined
+        .lines()
+        .filter(|l| ITEMS.iter().any(|p| l.starts_with(p)))
+        .map(str::to_string)
+        .collect()
+}
+
+fn message_count(examined: &str) -> Option<String> {
+    examined
+        .lines()
+        .find(|l| l.contains("Number of Messages:"))
+        .and_then(|l| l.split("Mailbox Size").next())
+        .map(|s| s.trim().to_string())
+}
+
+fn quota_check(inst: &Inst) -> String {
+    let out = Command::new("su")
+        .args(["cyrus", "-s", "/bin/sh", "-c"])
+        .arg(format!(
+            "{DEBIAN_BIN}/quota -C {} -f -q",
+            inst.conf.display()
+        ))
+        .output()
+        .expect("run quota");
+    assert!(out.status.success(), "quota -f failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn transcript_deliveries_match_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let Some(ours) = instance("lmtpd-ours", &our_bin("lmtpd")) else {
+        return;
+    };
+    let Some(theirs) = instance("lmtpd-debian", &debian) else {
+        return;
+    };
+    let script = transcript();
+    assert!(script.len() > 20, "transcript parsed: {script:?}");
+    let want = expected(&script);
+    let got_theirs = play(&theirs.sock, &script);
+    assert_eq!(got_theirs, want, "Debian's lmtpd against the transcript");
+    let got_ours = play(&ours.sock, &script);
+    assert_eq!(got_ours, want, "our lmtpd against the transcript");
+
+    // bob's mailbox is filed the same by both (no Sieve script for bob).
+    let (ok_t, bob_t) = mbexamine(&theirs, "user.bob");
+    let (ok_o, bob_o) = mbexamine(&ours, "user.bob");
+    assert!(ok_t && ok_o, "mbexamine user.bob:\n{bob_o}");
+    assert_eq!(message_count(&bob_o), message_count(&bob_t));
+    assert_eq!(
+        message_count(&bob_o).as_deref(),
+        Some("Number of Messages: 4")
+    );
+    assert_eq!(message_items(&bob_o), message_items(&bob_t));
+
+    // alice's messages: Debian ran her Sieve script (one went to INBOX.Archive); ours has
+    // no Sieve yet, so all are in INBOX (the two +detail copies of one message count once). Each must still match one Debian filed.
+    let (ok, alice_o) = mbexamine(&ours, "user.alice");
+    assert!(ok, "mbexamine user.alice:\n{alice_o}");
+    assert_eq!(
+        message_count(&alice_o).as_deref(),
+        Some("Number of Messages: 20")
+    );
+    let mut theirs_all = message_items(&mbexamine(&theirs, "user.alice").1);
+    theirs_all.extend(message_items(&mbexamine(&theirs, "user.alice.Archive").1));
+    for item in message_items(&alice_o) {
+        assert!(theirs_all.contains(&item), "not filed by Debian: {item}");
+    }
+    for out in [&alice_o, &bob_o] {
+        assert!(!out.contains("ERROR"), "{out}");
+    }
+    assert_eq!(quota_check(&ours), "", "quota -f finds our usage right");
+
+    // The delivered files carry Cyrus's trace headers.
+    let bob_dir = ours.dir.join("spool/uuid/h/x/hx0n4cd8d31fl37m97f64ehd");
+    let first = std::fs::read_to_string(bob_dir.join("4.")).expect("bob's new message");
+    let lines: Vec<&str> = first.split("\r\n").take(6).collect();
+    assert_eq!(lines[0], "Return-Path: <sender@example.org>");
+    assert_eq!(
+        lines[1],
+        "Received: from client.example.org ([unix socket])"
+    );
+    assert_eq!(
+        lines[2],
+        "\t by cyrus-ref (Cyrus 3.6.1-Debian-3.6.1-4+deb12u5) with LMTPA;"
+    );
+    assert!(is_date_line(lines[3]), "{}", lines[3]);
+    assert!(lines[4].starts_with("X-Cyrus-Session-Id: cyrus-ref-"));
+    assert_eq!(lines[5], "X-Sieve: CMU Sieve 3.0");
+}
+
+fn deliver_one(sock: &Path, rcpt: &str, message_id: &str) -> Vec<String> {
+    let mut c = Lmtp::connect(sock);
+    c.replies(1);
+    c.send("LHLO test");
+    c.replies(1);
+    c.send("MAIL FROM:<sender@example.org>");
+    c.send(&format!("RCPT TO:<{rcpt}>"));
+    let mut got = c.replies(2);
+    if got.last().is_some_and(|l| l.starts_with("250")) {
+        c.send("DATA");
+        c.replies(1);
+        for l in [
+            "From: Sender <sender@example.org>",
+            "Subject: duplicate check",
+            "Date: Sat, 13 Jan 2024 08:00:00 +0000",
+            &format!("Message-ID: {message_id}"),
+            "",
+            "body",
+            ".",
+        ] {
+            c.send(l);
+        }
+        got.extend(c.replies(1));
+    }
+    c.send("QUIT");
+    got.extend(c.replies(1));
+    got.iter().map(|l| normalise(l)).collect()
+}
+
+#[test]
+fn duplicates_are_suppressed_and_quota_enforced() {
+    let Some(inst) = instance("lmtpd-dup", &our_bin("lmtpd")) else {
+        return;
+    };
+    let ok = vec![
+        "250 2.1.0 ok".to_string(),
+        "250 2.1.5 ok".into(),
+        "250 2.1.5 Success SESSIONID=<*>".into(),
+        "221 2.0.0 bye".into(),
+    ];
+    for _ in 0..2 {
+        assert_eq!(deliver_one(&inst.sock, "alice", "<dup-1@example.org>"), ok);
+    }
+    let (good, out) = mbexamine(&inst, "user.alice");
+    assert!(good, "{out}");
+    assert_eq!(
+        message_count(&out).as_deref(),
+        Some("Number of Messages: 17"),
+        "the second copy was dropped"
+    );
+    // A new Message-ID is a new message.
+    assert_eq!(deliver_one(&inst.sock, "alice", "<dup-2@example.org>"), ok);
+    let (_, out) = mbexamine(&inst, "user.alice");
+    assert_eq!(
+        message_count(&out).as_deref(),
+        Some("Number of Messages: 18")
+    );
+
+    // alice (limit lowered to ALICE_LIMIT_KB): the delivery that crosses the limit goes in,
+    // the next is refused at RCPT unless IGNOREQUOTA.
+    let mut c = Lmtp::connect(&inst.sock);
+    c.replies(1);
+    let filler = "x".repeat(76);
+    c.send("MAIL FROM:<sender@example.org>");
+    c.send("RCPT TO:<alice>");
+    c.send("DATA");
+    c.send("Subject: filler");
+    c.send("");
+    for _ in 0..60 {
+        c.send(&filler);
+    }
+    c.send(".");
+    let got: Vec<String> = c.replies(4).iter().map(|l| normalise(l)).collect();
+    assert_eq!(
+        got,
+        [
+            "250 2.1.0 ok",
+            "250 2.1.5 ok",
+            "354 go ahead",
+            "250 2.1.5 Success SESSIONID=<*>"
+        ]
+    );
+    c.send("MAIL FROM:<sender@example.org>");
+    c.send("RCPT TO:<alice>");
+    c.send("RCPT TO:<alice> IGNOREQUOTA");
+    let got: Vec<String> = c.replies(3).iter().map(|l| normalise(l)).collect();
+    assert_eq!(
+        got,
+        [
+            "250 2.1.0 ok",
+            "452 4.2.2 Over quota SESSIONID=<*>",
+            "250 2.1.5 ok"
+        ]
+    );
+    assert_eq!(quota_check(&inst), "");
+}
+
+/// Sends `data` (raw bytes, CRLF or not) to bob in one transaction; the replies to DATA.
+fn deliver_raw(sock: &Path, data: &[u8]) -> Vec<String> {
+    let mut c = Lmtp::connect(sock);
+    c.replies(1);
+    c.w.write_all(
+        b"LHLO edge.example.org\r\nMAIL FROM:<edge@example.org>\r\nRCPT TO:<bob>\r\nDATA\r\n",
+    )
+    .expect("send");
+    c.replies(4);
+    c.w.write_all(data).expect("send data");
+    c.w.write_all(b".\r\n").expect("send dot");
+    c.replies(1).iter().map(|l| normalise(l)).collect()
+}
+
+/// The last line of Received: a tab, a blank, then an RFC 822 date with a numeric zone.
+fn is_date_line(l: &str) -> bool {
+    let zone = l.rsplit(' ').next().unwrap_or("");
+    l.starts_with("\t ")
+        && zone.len() == 5
+        && (zone.starts_with('+') || zone.starts_with('-'))
+        && zone[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A stored message with what differs on every run (time, session id, pid) masked.
+fn masked(file: &Path) -> Vec<String> {
+    let bytes = std::fs::read(file).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .split("\r\n")
+        .map(|l| {
+            if is_date_line(l) {
+                "\t <date>".to_string()
+            } else if l.starts_with("X-Cyrus-Session-Id:") {
+                "X-Cyrus-Session-Id: <id>".to_string()
+            } else if l.starts_with("Date: ") {
+                "Date: <now>".to_string()
+            } else if l.starts_with("Message-ID: <cmu-lmtpd-") {
+                "Message-ID: <cmu-lmtpd-made-up>".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn stored_bytes_match_debian_for_awkward_messages() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let Some(ours) = instance("lmtpd-edge-ours", &our_bin("lmtpd")) else {
+        return;
+    };
+    let Some(theirs) = instance("lmtpd-edge-debian", &debian) else {
+        return;
+    };
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"Return-Path: <old@example.org>\r\n\t(folded)\r\nFrom: a@example.org\r\nSubject: caf\xc3\xa9 8-bit\r\nX-Bare: lf\nMessage-ID: <edge-1@example.org>\r\n\r\nbody \xc3\xa9\r\nbare\nlone\rcr\r\n",
+            "250 2.1.5 Success SESSIONID=<*>",
+        ),
+        (
+            b"From: a@example.org\r\nSubject: no separator, no id, no date\r\n",
+            "250 2.1.5 Success SESSIONID=<*>",
+        ),
+        (
+            b"From: a@example.org\r\nnot a header line\r\n\r\nbody\r\n",
+            "554 5.6.0 Message contains invalid header",
+        ),
+        (
+            b"From: a@example.org\r\nSubject: \x00\r\n\r\nbody\r\n",
+            "554 5.6.0 Message contains NUL characters",
+        ),
+    ];
+    for (data, want) in cases {
+        assert_eq!(deliver_raw(&theirs.sock, data), [want], "Debian's reply");
+        assert_eq!(deliver_raw(&ours.sock, data), [want], "our reply");
+    }
+    let bob = "spool/uuid/h/x/hx0n4cd8d31fl37m97f64ehd";
+    for uid in ["4.", "5."] {
+        let t = masked(&theirs.dir.join(bob).join(uid));
+        let o = masked(&ours.dir.join(bob).join(uid));
+        assert!(t.len() > 5, "Debian stored {uid}");
+        assert_eq!(o, t, "message {uid}");
+    }
+    assert!(
+        !ours.dir.join(bob).join("6.").exists(),
+        "refused messages are not stored"
+    );
+    let (ok, out) = mbexamine(&ours, "user.bob");
+    assert!(ok && !out.contains("ERROR"), "{out}");
+}
+
+/// LMTP over TCP: Cyrus requires AUTH before MAIL FROM. Ours cannot authenticate yet (SASL
+/// waits for lib-cyrus::auth), so it offers no AUTH and refuses MAIL FROM the same way.
+#[test]
+fn tcp_requires_auth_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
+        eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
+        return;
+    }
+    let dir = Scratch::new("lmtpd-tcp");
+    let Some(conf) = reference_instance(&dir) else {
+        return;
+    };
+    let (ours, theirs) = (free_port(), free_port());
+    let text = format!(
+        "SERVICES {{\n  lmtp cmd=\"{o} -C {c}\" listen=\"127.0.0.1:{ours}\" prefork=0\n  lmtpd cmd=\"{d} -C {c}\" listen=\"127.0.0.1:{theirs}\" prefork=0\n}}\n",
+        o = our_bin("lmtpd").display(),
+        d = debian.display(),
+        c = conf.display()
+    );
+    let cyrus_conf = dir.write("etc/cyrus.conf", &text);
+    dir.give_to_cyrus();
+    let _m = Master::start(&our_bin("master"), &dir, &conf, &cyrus_conf);
+    for port in [ours, theirs] {
+        wait_for("the lmtp port", SOON, || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        let mut c = Client::connect(port);
+        assert!(c.line().starts_with("220 cyrus-ref Cyrus LMTP "));
+        c.send("LHLO client.example.org");
+        let mut caps = Vec::new();
+        loop {
+            let l = c.line();
+            let last = is_last_line(&l) || l.is_empty();
+            caps.push(l);
+            if last {
+                break;
+            }
+        }
+        assert!(caps.contains(&"250-IGNOREQUOTA".to_string()), "{caps:?}");
+        c.send("MAIL FROM:<sender@example.org>");
+        assert_eq!(c.line(), "430 Authentication required", "port {port}");
+        c.send("QUIT");
+        assert_eq!(c.line(), "221 2.0.0 bye");
+    }
+}
+
+/// `maxmessagesize`: SIZE= over it is refused (yet the transaction has begun), and a message
+/// over it gets one 552 naming its size as it would be stored, from ours as from Debian's.
+#[test]
+fn maxmessagesize_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let extra = "maxmessagesize: 1000\n";
+    let Some(ours) = instance_with("lmtpd-max-ours", &our_bin("lmtpd"), extra) else {
+        return;
+    };
+    let Some(theirs) = instance_with("lmtpd-max-debian", &debian, extra) else {
+        return;
+    };
+    let mut answers = Vec::new();
+    for inst in [&theirs, &ours] {
+        let mut c = Lmtp::connect(&inst.sock);
+        c.replies(1);
+        c.send("LHLO x");
+        let caps = c.replies(1);
+        assert!(caps.contains(&"250-SIZE 1000".to_string()), "{caps:?}");
+        c.send("MAIL FROM:<s@example.org> SIZE=5000");
+        c.send("MAIL FROM:<s@example.org>");
+        c.send("RCPT TO:<bob>");
+        c.send("RCPT TO:<alice>");
+        c.send("DATA");
+        c.send("Subject: big");
+        c.send("");
+        for _ in 0..30 {
+            c.send(&"x".repeat(70));
+        }
+        c.send(".");
+        c.send("NOOP");
+        answers.push(c.replies(7));
+    }
+    // The size differs by the length of the session ids and pids in the trace headers.
+    let shape = |v: &Vec<String>| -> Vec<String> {
+        v.iter()
+            .map(|l| match (l.find('('), l.find(')')) {
+                (Some(a), Some(b)) if l.starts_with("552 5.2.3 Message size") && a < b => {
+                    format!("{}(n){}", &l[..a], &l[b + 1..])
+                }
+                _ => l.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(shape(&answers[1]), shape(&answers[0]));
+    assert_eq!(
+        shape(&answers[1]),
+        [
+            "552 5.2.3 Message SIZE exceeds fixed maximum message size (1000)",
+            "503 5.5.1 Nested MAIL command",
+            "250 2.1.5 ok",
+            "250 2.1.5 ok",
+            "354 go ahead",
+            "552 5.2.3 Message size (n) exceeds fixed maximum message size (1000)",
+            "250 2.0.0 ok",
+        ]
+    );
+}
