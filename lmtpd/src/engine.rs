@@ -5,6 +5,7 @@
 //! Memory is bounded by the caller's line reader: command lines by [`MAX_COMMAND_LINE`],
 //! message data by [`Engine::data_budget`] (`maxmessagesize`, else [`MAX_MESSAGE`]).
 
+use cyrus::auth::{base64_decode, base64_encode, SaslError, Step};
 use cyrus::delivery::Failure;
 
 /// The longest command line read; longer ones are answered with a syntax error.
@@ -12,6 +13,9 @@ pub const MAX_COMMAND_LINE: usize = 4096;
 /// The largest message held when `maxmessagesize` is 0 (Cyrus has no limit; we keep messages
 /// in memory, so we keep one).
 pub const MAX_MESSAGE: usize = 512 * 1024 * 1024;
+
+/// libsasl2's `SASL_NOMECH`: the client named a mechanism the server does not offer.
+const SASL_NOMECH: i32 = -4;
 
 const USER_UNKNOWN: &str = "550-Mailbox unknown.  Either there is no mailbox associated with this\r\n550-name or you do not have authorization to see it.\r\n550 5.1.1 User unknown\r\n";
 
@@ -33,6 +37,17 @@ pub trait Store {
         env: &Envelope,
         ignore_quota: bool,
     ) -> Result<(), Failure>;
+    /// The SASL mechanisms offered over TCP, space-separated (`PLAIN LOGIN`), or `None`.
+    fn mechanisms(&mut self) -> Option<String>;
+    /// Begins a SASL exchange.
+    fn auth_start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError>;
+    /// Feeds the client's next response.
+    fn auth_step(&mut self, response: &[u8]) -> Result<Step, SaslError>;
+    /// After [`Step::Done`]: the userid when it may deliver (Cyrus lets only admins
+    /// authenticate to LMTP), else `None`.
+    fn auth_user(&mut self) -> Option<String>;
+    /// Forgets a failed or cancelled exchange, so the next AUTH starts afresh.
+    fn auth_reset(&mut self);
 }
 
 /// The parts of the transaction the trace headers need.
@@ -97,6 +112,10 @@ pub struct Engine<S: Store, I: SessionIds> {
     /// Bytes of message data received beyond the budget (dropped, only counted).
     overflow: usize,
     in_data: bool,
+    /// The client authenticated with AUTH (a unix-socket client needs not).
+    authed: bool,
+    /// A SASL exchange waits for the client's next response line.
+    in_auth: bool,
 }
 
 fn upper_prefix(line: &[u8], word: &str) -> bool {
@@ -134,6 +153,8 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             data: Vec::new(),
             overflow: 0,
             in_data: false,
+            authed: false,
+            in_auth: false,
         }
     }
 
@@ -171,6 +192,10 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         if self.in_data {
             return self.data_line(line, out);
         }
+        if self.in_auth {
+            self.auth_continue(line, out);
+            return Next::Command;
+        }
         let text = String::from_utf8_lossy(line);
         let text = text.as_ref();
         if upper_prefix(line, "LHLO ") && text.len() > 5 {
@@ -187,6 +212,10 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             }
             if s.local {
                 r.push_str("250-AUTH EXTERNAL\r\n");
+            } else if !self.authed {
+                if let Some(m) = self.store.mechanisms() {
+                    r.push_str(&format!("250-AUTH {m}\r\n"));
+                }
             }
             r.push_str("250-IGNOREQUOTA\r\n");
             r.push_str(&format!("250 Ok SESSIONID=<{}>\r\n", self.session_id));
@@ -245,8 +274,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
                 Next::Command
             }
             _ if upper.starts_with("AUTH ") => {
-                // Not yet: SASL comes with lib-cyrus::auth. Cyrus would run the exchange.
-                out.extend_from_slice(b"504 5.5.4 AUTH not available in this build\r\n");
+                self.auth(&line[5..], out);
                 Next::Command
             }
             _ => {
@@ -256,9 +284,76 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         }
     }
 
+    /// `AUTH mechanism [initial-response]`, with Cyrus's replies: 334 challenges, 235 on
+    /// success, and Cyrus's one text for every failure but an unknown mechanism.
+    fn auth(&mut self, arg: &[u8], out: &mut Vec<u8>) {
+        if self.authed || self.settings.local {
+            out.extend_from_slice(b"503 5.5.0 already authenticated\r\n");
+            return;
+        }
+        let (mech, initial) = match arg.iter().position(|&b| b == b' ') {
+            Some(i) => (&arg[..i], Some(&arg[i + 1..])),
+            None => (arg, None),
+        };
+        let mech = String::from_utf8_lossy(mech).into_owned();
+        let result = match initial {
+            Some(b"=") => self.store.auth_start(&mech, Some(b"")),
+            // libsasl2 calls base64 cut short "incomplete", not wrong, and Cyrus then
+            // starts the exchange without an initial response.
+            Some(b64) if b64.len() % 4 != 0 => self.store.auth_start(&mech, None),
+            Some(b64) => match base64_decode(b64).filter(|d| !d.is_empty()) {
+                Some(bytes) => self.store.auth_start(&mech, Some(&bytes)),
+                None => Err(SaslError::FAIL),
+            },
+            None => self.store.auth_start(&mech, None),
+        };
+        self.auth_result(result, out);
+    }
+
+    fn auth_continue(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        self.in_auth = false;
+        if line.first() == Some(&b'*') {
+            self.store.auth_reset();
+            out.extend_from_slice(b"501 5.5.4 client canceled authentication\r\n");
+            return;
+        }
+        let result = match base64_decode(line).filter(|d| !d.is_empty()) {
+            Some(bytes) => self.store.auth_step(&bytes),
+            None => Err(SaslError::FAIL),
+        };
+        self.auth_result(result, out);
+    }
+
+    fn auth_result(&mut self, result: Result<Step, SaslError>, out: &mut Vec<u8>) {
+        let failed = match result {
+            Ok(Step::Continue(challenge)) => {
+                out.extend_from_slice(format!("334 {}\r\n", base64_encode(&challenge)).as_bytes());
+                self.in_auth = true;
+                return;
+            }
+            Ok(Step::Done) => match self.store.auth_user() {
+                Some(_) => {
+                    self.authed = true;
+                    out.extend_from_slice(b"235 Authenticated!\r\n");
+                    return;
+                }
+                None => SaslError::BADAUTH,
+            },
+            Err(e) => e,
+        };
+        self.store.auth_reset();
+        if failed == SaslError(SASL_NOMECH) {
+            out.extend_from_slice(b"504 Unrecognized authentication type.\r\n");
+        } else {
+            // Cyrus answers every other failure (bad password, unknown user, bad base64,
+            // a non-admin) with this one text.
+            out.extend_from_slice(b"501 5.5.4 undefined error!\r\n");
+        }
+    }
+
     fn mail(&mut self, rest: &str, out: &mut Vec<u8>) {
-        if !self.settings.local {
-            // Over TCP Cyrus requires AUTH first; AUTH waits for the SASL wrapper.
+        if !self.settings.local && !self.authed {
+            // Over TCP Cyrus requires AUTH first.
             out.extend_from_slice(b"430 Authentication required\r\n");
             return;
         }
@@ -470,6 +565,24 @@ mod tests {
             self.0.push((r.clone(), msg.to_vec()));
             Ok(())
         }
+        fn mechanisms(&mut self) -> Option<String> {
+            Some("PLAIN".into())
+        }
+        fn auth_start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
+            match (mech, initial) {
+                ("PLAIN", None) => Ok(Step::Continue(Vec::new())),
+                ("PLAIN", Some(b"\0admin\0pw")) => Ok(Step::Done),
+                ("PLAIN", Some(_)) => Err(SaslError::BADAUTH),
+                _ => Err(SaslError(SASL_NOMECH)),
+            }
+        }
+        fn auth_step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
+            self.auth_start("PLAIN", Some(response))
+        }
+        fn auth_user(&mut self) -> Option<String> {
+            Some("admin".into())
+        }
+        fn auth_reset(&mut self) {}
     }
     struct Ids(u32);
     impl SessionIds for Ids {
@@ -597,6 +710,34 @@ mod tests {
         assert!(got.is_empty());
     }
 
+    #[test]
+    fn auth_over_tcp_as_cyrus() {
+        let (out, _) = run(
+            false,
+            &[
+                b"LHLO x",
+                b"MAIL FROM:<a@b>",
+                b"AUTH",
+                b"AUTH FOO",
+                b"AUTH PLAIN !!!!",
+                b"AUTH PLAIN AGFkbWluAHg=",
+                b"AUTH PLAIN",
+                b"*",
+                b"AUTH PLAIN",
+                b"AGFkbWluAHB3",
+                b"AUTH PLAIN AGFkbWluAHB3",
+                b"MAIL FROM:<a@b>",
+            ],
+        );
+        assert_eq!(
+            out,
+            "250-srv\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-PIPELINING\r\n250-SIZE\r\n250-AUTH PLAIN\r\n250-IGNOREQUOTA\r\n250 Ok SESSIONID=<s1>\r\n\
+             430 Authentication required\r\n500 5.5.2 Syntax error\r\n504 Unrecognized authentication type.\r\n\
+             501 5.5.4 undefined error!\r\n501 5.5.4 undefined error!\r\n334 \r\n501 5.5.4 client canceled authentication\r\n\
+             334 \r\n235 Authenticated!\r\n503 5.5.0 already authenticated\r\n250 2.1.0 ok\r\n"
+        );
+    }
+
     /// Arbitrary bytes, as commands and as message data, never panic the engine.
     #[test]
     fn hostile_input_never_panics() {
@@ -607,7 +748,7 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let words: [&[u8]; 10] = [
+        let words: [&[u8]; 12] = [
             b"MAIL FROM:",
             b"RCPT TO:",
             b"DATA",
@@ -618,6 +759,8 @@ mod tests {
             b" SIZE=",
             b"\xc3",
             b"RSET",
+            b"AUTH PLAIN ",
+            b"AGFkbWluAHB3",
         ];
         for _ in 0..3000 {
             let mut lines: Vec<Vec<u8>> = Vec::new();
@@ -625,7 +768,7 @@ mod tests {
                 let mut l = Vec::new();
                 for _ in 0..(next() % 5) {
                     if next() % 2 == 0 {
-                        l.extend_from_slice(words[(next() % 10) as usize]);
+                        l.extend_from_slice(words[(next() % 12) as usize]);
                     } else {
                         l.push((next() % 256) as u8);
                     }

@@ -2,10 +2,10 @@
 //! port); it speaks LMTP with Cyrus 3.6's replies ([`engine`]) and files each message through
 //! `cyrus::delivery`, which makes it durable before the 250 goes out.
 //!
-//! This build serves the unix socket fully (no AUTH needed there, as in Cyrus). Over TCP Cyrus
-//! requires AUTH, which waits for the SASL wrapper: MAIL FROM is answered `430 Authentication
-//! required`, as Cyrus answers it before AUTH. Sieve is not run yet: every recipient gets the
-//! plain delivery (its `+detail` folder or INBOX).
+//! Over the unix socket the client is trusted (no AUTH, as in Cyrus). Over TCP Cyrus requires
+//! AUTH before MAIL FROM, and only an admin may authenticate; the SASL exchange runs through
+//! `cyrus::auth` (libsasl2 with imapd.conf's `sasl_*` options), as pop3d's does. Sieve is not
+//! run yet: every recipient gets the plain delivery (its `+detail` folder or INBOX).
 #![deny(unsafe_code)]
 
 mod engine;
@@ -15,6 +15,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cyrus::acl::Identity;
+use cyrus::auth::{self, SaslError, Server, Step};
 use cyrus::config::Config;
 use cyrus::delivery::{self, Deliverer, DeliveryOptions, Failure, Outcome, Recipient, Trace};
 use cyrus::service::{self, Connection, Context, Worker};
@@ -37,6 +38,17 @@ struct LocalStore<'c> {
     client: String,
     /// LMTP over the unix socket counts as authenticated ("LMTPA"), as in Cyrus.
     with: &'static str,
+    /// The SASL connection of a TCP client, made on first use and again after a failure.
+    sasl: Option<Server>,
+}
+
+impl LocalStore<'_> {
+    fn sasl(&mut self) -> Result<&mut Server, SaslError> {
+        if self.sasl.is_none() {
+            self.sasl = Some(Server::new(self.config, "lmtp")?);
+        }
+        self.sasl.as_mut().ok_or(SaslError::FAIL)
+    }
 }
 
 fn now() -> i64 {
@@ -125,6 +137,39 @@ impl Store for LocalStore<'_> {
         }
         Ok(())
     }
+
+    fn mechanisms(&mut self) -> Option<String> {
+        self.sasl().ok()?.mechanisms("", " ", "")
+    }
+
+    fn auth_start(&mut self, mech: &str, initial: Option<&[u8]>) -> Result<Step, SaslError> {
+        self.sasl()?.start(mech, initial)
+    }
+
+    fn auth_step(&mut self, response: &[u8]) -> Result<Step, SaslError> {
+        self.sasl()?.step(response)
+    }
+
+    fn auth_user(&mut self) -> Option<String> {
+        let user = self.sasl.as_mut()?.username()?;
+        if auth::is_admin(self.config, &user) {
+            syslog::log(
+                Level::Notice,
+                &format!("login: {} {user} AUTH User logged in", self.client),
+            );
+            Some(user)
+        } else {
+            syslog::log(
+                Level::Notice,
+                &format!("badlogin: {} {user} AUTH not an admin", self.client),
+            );
+            None
+        }
+    }
+
+    fn auth_reset(&mut self) {
+        self.sasl = None;
+    }
 }
 
 /// Session ids as Cyrus makes them: `servername-time-pid-counter-random`.
@@ -193,6 +238,15 @@ fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> io::Result
 struct Lmtpd;
 
 impl Worker for Lmtpd {
+    fn init(&mut self, ctx: &Context) -> Result<(), String> {
+        // The unix socket needs no SASL, so a broken SASL setup is logged, not fatal: TCP
+        // clients then find no AUTH mechanism and cannot deliver.
+        if let Err(e) = auth::init(&ctx.config) {
+            syslog::log(Level::Err, &format!("lmtpd: SASL failed initializing: {e}"));
+        }
+        Ok(())
+    }
+
     fn session(&mut self, ctx: &Context, conn: &mut Connection) {
         let config = &ctx.config;
         let servername = config
@@ -216,9 +270,14 @@ impl Worker for Lmtpd {
             config,
             deliverer,
             servername: servername.clone(),
-            // TCP sessions cannot deliver before AUTH, so only the unix socket needs a name.
-            client: "[unix socket]".to_string(),
-            with: if local { "LMTPA" } else { "LMTP" },
+            client: if local {
+                "[unix socket]".to_string()
+            } else {
+                sys::peer_name(conn.input_fd())
+            },
+            // Over TCP nothing is delivered before AUTH, so every delivery is authenticated.
+            with: "LMTPA",
+            sasl: None,
         };
         let settings = Settings {
             servername: servername.clone(),
