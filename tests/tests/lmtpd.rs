@@ -756,3 +756,198 @@ fn maxmessagesize_as_debian() {
         ]
     );
 }
+
+/// Users of the load test, and messages per connection.
+const LOAD_USERS: usize = 50;
+const LOAD_CONNECTIONS: usize = 8;
+const LOAD_MESSAGES: usize = 5000;
+
+/// Adds mailboxes `user.load00` .. for the load test (entry in mailboxes.db, empty mailbox
+/// files in the uuid layout), before master starts.
+fn add_load_users(conf: &Path) -> Vec<PathBuf> {
+    use cyrus::mailbox::header::Header;
+    use cyrus::mailbox::Mailbox;
+    use cyrus::mboxlist::paths::{self, Area};
+    use cyrus::mboxlist::{Acl, MailboxList, MboxEntry};
+    use cyrus::mboxname::InternalName;
+    let config = cyrus::config::Config::load(conf, None).expect("imapd.conf");
+    let mut list = MailboxList::open(&config, None).expect("mailboxes.db");
+    let mut dirs = Vec::new();
+    for n in 0..LOAD_USERS {
+        let user = format!("load{n:02}");
+        let name = format!("user.{user}");
+        let uniqueid = format!("loadtest{n:02}xxxxxxxxxxxxxx");
+        let acl = vec![(user.clone(), "lrswipkxtecdan".to_string())];
+        let mut e = MboxEntry::new(InternalName::new(name.as_str()).expect("name"));
+        e.uniqueid = Some(uniqueid.clone());
+        e.partition = Some("default".into());
+        e.uidvalidity = 1_800_000_000 + n as u32;
+        e.createdmodseq = 1;
+        e.foldermodseq = 1;
+        e.acl = Some(Acl(acl.clone()));
+        list.create(&mut e).expect("add the mailbox");
+        let dir = paths::mailbox_dir(&config, &e, Area::Data).expect("mailbox dir");
+        let mut h = Header::new("e", &name, &uniqueid);
+        h.acl = Some(acl);
+        drop(Mailbox::create(&dir, &h, e.uidvalidity, 1, 1_800_000_000).expect("create"));
+        dirs.push(dir);
+    }
+    dirs
+}
+
+fn load_message(k: usize) -> (String, Vec<String>) {
+    let id = format!("<load-{k}@example.org>");
+    let mut lines = vec![
+        "From: Load <load@example.org>".to_string(),
+        format!("To: load{:02}@example.org", k % LOAD_USERS),
+        format!("Subject: load {k}"),
+        "Date: Sat, 13 Jan 2024 08:00:00 +0000".into(),
+        format!("Message-ID: {id}"),
+        String::new(),
+    ];
+    // Bodies of varied length, some lines needing dot-stuffing.
+    for j in 0..(k % 23 + 1) {
+        lines.push(format!(".{k}.{j} {}", "z".repeat((k * 7 + j) % 70)));
+    }
+    (id, lines)
+}
+
+fn body_hash(body: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
+}
+
+/// What the message `k` is stored with after the header: its body lines, dot-unstuffed.
+fn stored_body(lines: &[String]) -> Vec<u8> {
+    let at = lines
+        .iter()
+        .position(String::is_empty)
+        .unwrap_or(lines.len());
+    let mut b = Vec::new();
+    for l in &lines[at + 1..] {
+        b.extend_from_slice(l.as_bytes());
+        b.extend_from_slice(b"\r\n");
+    }
+    b
+}
+
+/// 5,000 messages over 8 concurrent LMTP connections (TCP, AUTH as admin) to 50 users: every
+/// one is acknowledged, each user's mailbox then holds exactly its 100, each body as sent.
+#[test]
+fn five_thousand_messages_over_eight_connections() {
+    if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
+        eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
+        return;
+    }
+    let dir = Scratch::new("lmtpd-load");
+    let Some(conf) = reference_instance(&dir) else {
+        return;
+    };
+    let dirs = add_load_users(&conf);
+    let port = free_port();
+    let text = format!(
+        "SERVICES {{\n  lmtp cmd=\"{o} -C {c}\" listen=\"127.0.0.1:{port}\" prefork=0 maxchild=10\n}}\n",
+        o = our_bin("lmtpd").display(),
+        c = conf.display()
+    );
+    let cyrus_conf = dir.write("etc/cyrus.conf", &text);
+    dir.give_to_cyrus();
+    let _m = Master::start(&our_bin("master"), &dir, &conf, &cyrus_conf);
+    let started = std::time::Instant::now();
+    let threads: Vec<_> = (0..LOAD_CONNECTIONS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                let mut bad = Vec::new();
+                let mut expect = |c: &mut Client, what: &str, prefix: &str| {
+                    let l = c.line();
+                    if !l.starts_with(prefix) {
+                        bad.push(format!("{what}: {l}"));
+                    }
+                };
+                expect(&mut c, "greeting", "220 ");
+                c.send("LHLO load.example.org");
+                loop {
+                    let l = c.line();
+                    if is_last_line(&l) {
+                        break;
+                    }
+                }
+                let plain =
+                    cyrus::auth::base64_encode(format!("\0admin\0{REF_PASSWORD}").as_bytes());
+                c.send(&format!("AUTH PLAIN {plain}"));
+                expect(&mut c, "AUTH", "235 ");
+                for k in (t..LOAD_MESSAGES).step_by(LOAD_CONNECTIONS) {
+                    let (_, lines) = load_message(k);
+                    c.send("MAIL FROM:<load@example.org>");
+                    c.send(&format!("RCPT TO:<load{:02}@example.org>", k % LOAD_USERS));
+                    c.send("DATA");
+                    expect(&mut c, "MAIL", "250 ");
+                    expect(&mut c, "RCPT", "250 ");
+                    expect(&mut c, "DATA", "354 ");
+                    for l in &lines {
+                        if l.starts_with('.') {
+                            c.send(&format!(".{l}"));
+                        } else {
+                            c.send(l);
+                        }
+                    }
+                    c.send(".");
+                    expect(&mut c, &format!("message {k}"), "250 2.1.5 ");
+                }
+                c.send("QUIT");
+                bad
+            })
+        })
+        .collect();
+    let bad: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("client thread"))
+        .collect();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{LOAD_MESSAGES} messages in {secs:.1} s ({:.0}/s, debug build)",
+        LOAD_MESSAGES as f64 / secs
+    );
+    assert!(
+        bad.is_empty(),
+        "{} refused, first: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+
+    for (n, d) in dirs.iter().enumerate() {
+        let mut want: Vec<(String, u64)> = (n..LOAD_MESSAGES)
+            .step_by(LOAD_USERS)
+            .map(|k| {
+                let (id, lines) = load_message(k);
+                (id, body_hash(&stored_body(&lines)))
+            })
+            .collect();
+        let mb = cyrus::mailbox::Mailbox::open(d, cyrus::mailbox::LockMode::Read)
+            .expect("open a load mailbox");
+        assert_eq!(mb.index_header().exists as usize, want.len(), "load{n:02}");
+        let mut got: Vec<(String, u64)> = mb
+            .records()
+            .iter()
+            .map(|r| {
+                let bytes = std::fs::read(mb.message_path(r.uid)).expect("message file");
+                assert_eq!(bytes.len(), r.size as usize, "load{n:02} uid {}", r.uid);
+                let split = bytes
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .expect("a header");
+                let id = String::from_utf8_lossy(&bytes[..split])
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Message-ID: ").map(str::to_string))
+                    .unwrap_or_default();
+                (id, body_hash(&bytes[split + 4..]))
+            })
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "load{n:02}: ids and body checksums");
+    }
+}
