@@ -951,3 +951,129 @@ fn five_thousand_messages_over_eight_connections() {
         assert_eq!(got, want, "load{n:02}: ids and body checksums");
     }
 }
+
+/// Runs `deliver` (ours or Debian's) with `args` after `-C conf`, `input` on stdin:
+/// (exit status, stdout, stderr).
+fn run_deliver(prog: &Path, conf: &Path, args: &[&str], input: &[u8]) -> (i32, String, String) {
+    use std::process::Stdio;
+    let mut child = Command::new(prog)
+        .arg("-C")
+        .arg(conf)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run deliver");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // A refused run may exit before reading everything.
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let out = child.wait_with_output().expect("deliver output");
+    let name = prog.to_string_lossy().into_owned();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).replace(&name, "deliver");
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// `deliver` as Debian's: the same exit status and output for each set of flags, and the
+/// same bytes filed (each run against its own instance of our lmtpd on the unix socket).
+#[test]
+fn deliver_matches_debian() {
+    let Some(debian) = debian_bin("deliver") else {
+        eprintln!("skipped: Debian's deliver is not installed");
+        return;
+    };
+    let ours = our_bin("deliver");
+    let Some(a) = instance("deliver-theirs", &our_bin("lmtpd")) else {
+        return;
+    };
+    let Some(b) = instance("deliver-ours", &our_bin("lmtpd")) else {
+        return;
+    };
+    let msg = |n: u32| -> Vec<u8> {
+        format!(
+            "From: a@example.org\nSubject: by deliver {n}\r\nMessage-ID: <deliver-{n}@example.org>\n\
+             Date: Sat, 13 Jan 2024 08:00:00 +0000\n\n.leading dot\nlast line without newline"
+        )
+        .into_bytes()
+    };
+    let cases: Vec<(Vec<&str>, u32)> = vec![
+        (vec!["bob"], 1),
+        (
+            vec![
+                "-r",
+                "ret@example.org",
+                "-a",
+                "alice",
+                "-q",
+                "-m",
+                "Work",
+                "bob",
+            ],
+            2,
+        ),
+        (vec!["-f", "f@example.org", "-d", "-e", "bob", "alice"], 3),
+        (vec!["nosuchuser"], 4),
+        (vec!["bob", "nosuchuser"], 5),
+        (vec!["-m", "shared.team"], 6),
+        (vec![], 7),
+        (vec!["-E", "3", "bob"], 8),
+        (vec!["-Z", "bob"], 9),
+    ];
+    for (args, n) in &cases {
+        let want = run_deliver(&debian, &a.conf, args, &msg(*n));
+        let got = run_deliver(&ours, &b.conf, args, &msg(*n));
+        assert_eq!(
+            got, want,
+            "deliver {args:?}: ours (left) vs Debian's (right)"
+        );
+    }
+    // bob's new messages, in both instances.
+    let bob = "spool/uuid/h/x/hx0n4cd8d31fl37m97f64ehd";
+    let mut uid = 4;
+    loop {
+        let (t, o) = (
+            a.dir.join(bob).join(format!("{uid}.")),
+            b.dir.join(bob).join(format!("{uid}.")),
+        );
+        assert_eq!(t.exists(), o.exists(), "bob's {uid}.");
+        if !t.exists() {
+            break;
+        }
+        assert_eq!(masked(&o), masked(&t), "bob's {uid}.");
+        uid += 1;
+    }
+    assert!(uid > 6, "deliver filed messages for bob");
+
+    // No lmtpd to talk to.
+    let conf = b.dir.write(
+        "etc/nolmtp.conf",
+        &(std::fs::read_to_string(&b.conf).expect("conf")
+            + &format!("lmtpsocket: {}\n", b.dir.join("nowhere").display())),
+    );
+    let want = run_deliver(&debian, &conf, &["bob"], &msg(10));
+    assert_eq!(want.0, 78, "{want:?}");
+    assert_eq!(run_deliver(&ours, &conf, &["bob"], &msg(10)), want);
+
+    // -l relays an LMTP session to lmtpd.
+    let session = b"LHLO relay\r\nMAIL FROM:<r@example.org>\r\nRCPT TO:<alice>\r\nDATA\r\nSubject: relayed\r\n\r\nx\r\n.\r\nQUIT\r\n";
+    let (code, out, _) = run_deliver(&ours, &b.conf, &["-l"], session);
+    assert_eq!(code, 0);
+    let lines: Vec<String> = out.lines().map(normalise).collect();
+    assert_eq!(lines.first().map(|l| &l[..4]), Some("220 "), "{lines:?}");
+    assert_eq!(
+        lines[lines.len() - 5..],
+        [
+            "250 2.1.0 ok",
+            "250 2.1.5 ok",
+            "354 go ahead",
+            "250 2.1.5 Success SESSIONID=<*>",
+            "221 2.0.0 bye"
+        ],
+        "{lines:?}"
+    );
+}
