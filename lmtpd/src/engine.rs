@@ -17,6 +17,8 @@ pub const MAX_MESSAGE: usize = 512 * 1024 * 1024;
 /// libsasl2's `SASL_NOMECH`: the client named a mechanism the server does not offer.
 const SASL_NOMECH: i32 = -4;
 
+const PERMISSION_DENIED: &str = "550-You do not have permission to post a message to this mailbox.\r\n550-Please contact the owner of this mailbox in order to submit\r\n550-your message, or postmaster if you believe you\r\n550-received this message in error.\r\n550 5.7.1 Permission denied\r\n";
+
 const USER_UNKNOWN: &str = "550-Mailbox unknown.  Either there is no mailbox associated with this\r\n550-name or you do not have authorization to see it.\r\n550 5.1.1 User unknown\r\n";
 
 /// What the engine needs from the store, per recipient.
@@ -135,6 +137,26 @@ fn path_and_params(rest: &str) -> Option<(String, Vec<String>)> {
         .map(str::to_string)
         .collect();
     Some((addr, params))
+}
+
+/// Whether a RCPT path can be an address at all: Cyrus refuses a source route (`@host`)
+/// and a blank outside quotes as syntax errors.
+fn plausible_address(addr: &str) -> bool {
+    if addr.starts_with('@') {
+        return false;
+    }
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in addr.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            ' ' | '\t' if !quoted => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 impl<S: Store, I: SessionIds> Engine<S, I> {
@@ -409,7 +431,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         match f {
             Failure::UserUnknown => USER_UNKNOWN.to_string(),
             Failure::OverQuota => self.quota_reply(),
-            Failure::PermissionDenied => "550 5.7.1 Permission denied\r\n".to_string(),
+            Failure::PermissionDenied => PERMISSION_DENIED.to_string(),
             Failure::Temporary(_) => format!(
                 "451 4.3.0 System I/O error SESSIONID=<{}>\r\n",
                 self.session_id
@@ -434,6 +456,10 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
                 out.extend_from_slice(b"501 5.5.4 Unrecognized parameters\r\n");
                 return;
             }
+        }
+        if !plausible_address(&addr) {
+            out.extend_from_slice(b"501 5.5.4 Syntax error in parameters\r\n");
+            return;
         }
         if addr.is_empty() {
             out.extend_from_slice(USER_UNKNOWN.as_bytes());
@@ -708,6 +734,21 @@ mod tests {
              552 5.2.3 Message size (35) exceeds fixed maximum message size (20)\r\n250 2.0.0 ok\r\n"
         );
         assert!(got.is_empty());
+    }
+
+    #[test]
+    fn source_routes_and_blanks_are_syntax_errors() {
+        for (addr, ok) in [
+            ("bob", true),
+            ("\"bob smith\"@x", true),
+            ("bob@", true),
+            ("@bob", false),
+            ("bob bob", false),
+            ("bob\tx", false),
+            ("\"a\\\" b\"", true),
+        ] {
+            assert_eq!(plausible_address(addr), ok, "{addr}");
+        }
     }
 
     #[test]

@@ -1077,3 +1077,136 @@ fn deliver_matches_debian() {
         "{lines:?}"
     );
 }
+
+/// Recipient forms (detail folders with and without the post right, shared folders, case,
+/// odd syntax) get the same replies from ours and Debian's, and each message lands in the
+/// same mailbox.
+#[test]
+fn recipient_forms_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let Some(ours) = instance("lmtpd-rcpt-ours", &our_bin("lmtpd")) else {
+        return;
+    };
+    let Some(theirs) = instance("lmtpd-rcpt-debian", &debian) else {
+        return;
+    };
+    let addrs = [
+        "+shared.team",
+        "+shared",
+        "+Shared.team",
+        "+nosuch",
+        "alice+Archive",
+        "alice+archive",
+        "alice+Archive.2024",
+        "alice+Sent",
+        "ALICE+Sent",
+        "Alice@Example.ORG",
+        "bob+",
+        "bob+nosuch",
+        "alice+#sieve",
+        "user.bob",
+        "bob@",
+        "@bob",
+        "\"bob\"",
+        "bob bob",
+    ];
+    let mailboxes = [
+        "shared",
+        "shared.team",
+        "user.alice",
+        "user.alice.Archive",
+        "user.alice.Archive.2024",
+        "user.alice.Sent",
+        "user.bob",
+    ];
+    let count = |inst: &Inst| -> Vec<Option<String>> {
+        mailboxes
+            .iter()
+            .map(|m| message_count(&mbexamine(inst, m).1))
+            .collect()
+    };
+    let before = (count(&theirs), count(&ours));
+    assert_eq!(before.0, before.1, "the same spool to start with");
+    let mut wrong = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let mut got = Vec::new();
+        for inst in [&theirs, &ours] {
+            let mut c = Lmtp::connect(&inst.sock);
+            c.replies(1);
+            c.send("LHLO x");
+            c.replies(1);
+            c.send("MAIL FROM:<s@example.org>");
+            c.send(&format!("RCPT TO:<{addr}>"));
+            let mut r = c.replies(2);
+            if r.last().is_some_and(|l| l.starts_with("250")) {
+                c.send("DATA");
+                c.replies(1);
+                c.send("Subject: rcpt form");
+                c.send(&format!("Message-ID: <rcpt-{i}@example.org>"));
+                c.send("");
+                c.send("body");
+                c.send(".");
+                r.extend(c.replies(1));
+            }
+            got.push((
+                r.iter().map(|l| normalise(l)).collect::<Vec<_>>(),
+                count(inst),
+            ));
+        }
+        if got[1] != got[0] {
+            wrong.push(format!(
+                "RCPT TO:<{addr}>\n  ours:     {:?}\n  Debian's: {:?}",
+                got[1], got[0]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // Once anyone may post to shared.team, +shared.team delivers into it.
+    for inst in [&theirs, &ours] {
+        use cyrus::mailbox::header::Header;
+        use cyrus::mboxlist::paths::{self, Area};
+        let config = cyrus::config::Config::load(&inst.conf, None).expect("conf");
+        let mut list = cyrus::mboxlist::MailboxList::open(&config, None).expect("mboxlist");
+        let name = cyrus::mboxname::InternalName::new("shared.team").expect("name");
+        let mut e = list.lookup(&name).expect("lookup").expect("shared.team");
+        let mut acl = e.acl.clone().expect("an ACL");
+        for (who, rights) in &mut acl.0 {
+            if who == "anyone" {
+                rights.push('p');
+            }
+        }
+        e.acl = Some(acl.clone());
+        list.update(&mut e).expect("update the ACL");
+        let dir = paths::mailbox_dir(&config, &e, Area::Data).expect("dir");
+        let (mut h, _) = Header::read(&dir).expect("cyrus.header");
+        h.acl = Some(acl.0);
+        h.write(&dir).expect("write cyrus.header");
+        inst.dir.give_to_cyrus();
+    }
+    let mut got = Vec::new();
+    for inst in [&theirs, &ours] {
+        let mut c = Lmtp::connect(&inst.sock);
+        c.replies(1);
+        c.send("LHLO x");
+        c.replies(1);
+        c.send("MAIL FROM:<s@example.org>");
+        c.send("RCPT TO:<+shared.team>");
+        c.send("DATA");
+        c.send("Subject: to a shared folder");
+        c.send("Message-ID: <rcpt-shared@example.org>");
+        c.send("");
+        c.send("body");
+        c.send(".");
+        let r: Vec<String> = c.replies(4).iter().map(|l| normalise(l)).collect();
+        got.push((r, message_count(&mbexamine(inst, "shared.team").1)));
+    }
+    assert_eq!(
+        got[1], got[0],
+        "+shared.team with p: ours (left) vs Debian's"
+    );
+    assert_eq!(got[1].1.as_deref(), Some("Number of Messages: 2"));
+}

@@ -50,9 +50,10 @@ pub enum Action {
 pub struct Recipient {
     /// The address as given (after `lmtp_downcase_rcpt`).
     pub address: String,
-    /// The user (`alice`, `alice@example.com`).
+    /// The user (`alice`, `alice@example.com`); empty for a shared folder.
     pub userid: String,
-    /// The user's INBOX entry.
+    /// The user's INBOX entry, or the shared folder (`+shared.team`, `postuser+shared.team`)
+    /// whose post right was checked at RCPT.
     pub inbox: MboxEntry,
     /// The `+detail` folder, when given, existing and open to posting.
     pub detail: Option<MboxEntry>,
@@ -344,6 +345,16 @@ impl<'c> Deliverer<'c> {
             Some((u, d)) => (u, Some(d)),
             None => (local, None),
         };
+        let postuser = self.config.string("postuser").unwrap_or("");
+        if let Some(folder) = detail.filter(|_| user.is_empty() || user == postuser) {
+            let inbox = self.shared_folder(folder, domain, sender)?;
+            return Ok(Recipient {
+                address,
+                userid: String::new(),
+                inbox,
+                detail: None,
+            });
+        }
         // Without virtual domains Cyrus delivers by localpart alone.
         let userid = match domain {
             Some(d) if self.ns.virtdomains != VirtDomains::Off => format!("{user}@{d}"),
@@ -397,6 +408,45 @@ impl<'c> Deliverer<'c> {
             .map(|a| acl::acl_rights(a, sender, ctx.deleteright))
             .unwrap_or_default();
         Ok(rights.has(Rights::POST).then_some(entry))
+    }
+
+    /// The shared folder an address `+folder` (or `postuser+folder`) names; refused unless
+    /// `sender` may post to it, as Cyrus refuses it.
+    fn shared_folder(
+        &mut self,
+        folder: &str,
+        domain: Option<&str>,
+        sender: &Identity,
+    ) -> std::result::Result<MboxEntry, Failure> {
+        let name = match domain {
+            Some(d) if self.ns.virtdomains != VirtDomains::Off => format!("{d}!{folder}"),
+            _ => folder.to_string(),
+        };
+        let sep = self.ns.sep;
+        // With the `/` separator the internal name has dots where the user sees slashes.
+        let name = if sep == '.' {
+            name
+        } else {
+            name.replace('.', "^").replace(sep, ".")
+        };
+        let Ok(name) = InternalName::new(name) else {
+            return Err(Failure::UserUnknown);
+        };
+        let entry = self
+            .mboxlist
+            .lookup_visible(&name)?
+            .ok_or(Failure::UserUnknown)?;
+        let ctx = acl::Context::from_config(self.config);
+        let rights = entry
+            .acl
+            .as_ref()
+            .map(|a| acl::acl_rights(a, sender, ctx.deleteright))
+            .unwrap_or_default();
+        if rights.has(Rights::POST) {
+            Ok(entry)
+        } else {
+            Err(Failure::PermissionDenied)
+        }
     }
 
     /// The quota root of a mailbox: Cyrus keeps it in cyrus.header (`Q`), not in the quota
