@@ -84,6 +84,7 @@ impl Store for LocalStore<'_> {
             message_id: &message_id,
             now: t,
             munge8bit: self.config.switch("munge8bit"),
+            reject8bit: self.config.switch("reject8bit"),
         };
         let body = delivery::prepare_message(data, &fill).map_err(|r| r.text())?;
         let trace = Trace {

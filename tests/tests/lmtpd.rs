@@ -1210,3 +1210,101 @@ fn recipient_forms_as_debian() {
     );
     assert_eq!(got[1].1.as_deref(), Some("Number of Messages: 2"));
 }
+
+/// `lmtp_fuzzy_mailbox_match` and `reject8bit` on: the same replies from ours and Debian's,
+/// and each message lands in the same mailbox.
+#[test]
+fn fuzzy_match_and_reject8bit_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let extra = "lmtp_fuzzy_mailbox_match: yes\nreject8bit: yes\n";
+    let Some(ours) = instance_with("lmtpd-fuzzy-ours", &our_bin("lmtpd"), extra) else {
+        return;
+    };
+    let Some(theirs) = instance_with("lmtpd-fuzzy-debian", &debian, extra) else {
+        return;
+    };
+    let mailboxes = [
+        "user.alice",
+        "user.alice.Archive",
+        "user.alice.Archive.2024",
+        "user.alice.Sent",
+    ];
+    let count = |inst: &Inst| -> Vec<Option<String>> {
+        mailboxes
+            .iter()
+            .map(|m| message_count(&mbexamine(inst, m).1))
+            .collect()
+    };
+    // alice+Sent and the like go to INBOX unless anyone may post, so give anyone p on all of
+    // alice's folders first.
+    for inst in [&theirs, &ours] {
+        use cyrus::mailbox::header::Header;
+        use cyrus::mboxlist::paths::{self, Area};
+        let config = cyrus::config::Config::load(&inst.conf, None).expect("conf");
+        let mut list = cyrus::mboxlist::MailboxList::open(&config, None).expect("mboxlist");
+        for m in &mailboxes[1..] {
+            let name = cyrus::mboxname::InternalName::new(*m).expect("name");
+            let mut e = list.lookup(&name).expect("lookup").expect("exists");
+            let mut acl = e.acl.clone().expect("an ACL");
+            acl.0.push(("anyone".into(), "p".into()));
+            e.acl = Some(acl.clone());
+            list.update(&mut e).expect("update the ACL");
+            let dir = paths::mailbox_dir(&config, &e, Area::Data).expect("dir");
+            let (mut h, _) = Header::read(&dir).expect("cyrus.header");
+            h.acl = Some(acl.0);
+            h.write(&dir).expect("write cyrus.header");
+        }
+        inst.dir.give_to_cyrus();
+    }
+    let cases: Vec<(&str, &[u8])> = vec![
+        ("alice+Archive", b"Subject: exact\r\n"),
+        ("alice+archive", b"Subject: lower\r\n"),
+        ("alice+ARCHIVE.2024", b"Subject: upper\r\n"),
+        ("alice+archive 2024", b"Subject: blank\r\n"),
+        ("alice+archive/2024", b"Subject: slash\r\n"),
+        ("alice+archive_2024", b"Subject: underscore\r\n"),
+        ("alice+sen", b"Subject: prefix\r\n"),
+        ("alice+sent", b"Subject: caf\xc3\xa9 8-bit header\r\n"),
+        (
+            "alice+sent",
+            b"Subject: plain\r\n\r\n8-bit body \xc3\xa9\r\n",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (i, (addr, head)) in cases.iter().enumerate() {
+        let mut got = Vec::new();
+        for inst in [&theirs, &ours] {
+            let mut c = Lmtp::connect(&inst.sock);
+            c.replies(1);
+            c.w.write_all(
+                format!("LHLO x\r\nMAIL FROM:<s@example.org>\r\nRCPT TO:<{addr}>\r\n").as_bytes(),
+            )
+            .expect("send");
+            let mut r = c.replies(3);
+            if r.last().is_some_and(|l| l.starts_with("250")) {
+                c.send("DATA");
+                c.replies(1);
+                c.send(&format!("Message-ID: <fuzzy-{i}@example.org>"));
+                c.w.write_all(head).expect("send");
+                c.w.write_all(b"\r\nbody\r\n.\r\n").expect("send");
+                r.extend(c.replies(1));
+            }
+            got.push((
+                r.iter().map(|l| normalise(l)).collect::<Vec<_>>(),
+                count(inst),
+            ));
+        }
+        if got[1] != got[0] {
+            wrong.push(format!(
+                "RCPT TO:<{addr}> {}\n  ours:     {:?}\n  Debian's: {:?}",
+                String::from_utf8_lossy(head).trim(),
+                got[1],
+                got[0]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -17,12 +17,13 @@ use std::path::PathBuf;
 
 use crate::acl::{self, Identity, Rights};
 use crate::config::Config;
+use crate::db::Walk;
 use crate::duplicate::{DupKey, DuplicateDb};
 use crate::error::{Error, Result};
 use crate::mailbox::header::Header;
 use crate::mailbox::index::SystemFlags;
 use crate::mailbox::{Append, LockMode, Mailbox};
-use crate::mboxlist::{paths, MailboxList, MboxEntry};
+use crate::mboxlist::{paths, Include, MailboxList, MboxEntry};
 use crate::mboxname::{InternalName, MbName, Namespace, VirtDomains};
 use crate::quota::{self, QuotaDb, Resource, NUM_RESOURCES};
 
@@ -161,6 +162,8 @@ pub enum Rejection {
     Nul,
     /// A line of the header that is neither a field nor a continuation.
     InvalidHeader,
+    /// An 8-bit byte in the header while `reject8bit` is on.
+    EightBitHeader,
 }
 
 impl Rejection {
@@ -169,6 +172,7 @@ impl Rejection {
         match self {
             Rejection::Nul => "Message contains NUL characters",
             Rejection::InvalidHeader => "Message contains invalid header",
+            Rejection::EightBitHeader => "Message contains non-ASCII characters in headers",
         }
     }
 }
@@ -182,6 +186,8 @@ pub struct Fill<'a> {
     pub now: i64,
     /// `munge8bit`: 8-bit bytes in the header become `X`.
     pub munge8bit: bool,
+    /// `reject8bit`: an 8-bit byte in the header refuses the message (before `munge8bit`).
+    pub reject8bit: bool,
 }
 
 fn is_field_line(line: &[u8]) -> bool {
@@ -230,6 +236,9 @@ pub fn prepare_message(data: &[u8], fill: &Fill<'_>) -> std::result::Result<Vec<
             have_date |= name.eq_ignore_ascii_case(b"date");
         } else {
             return Err(Rejection::InvalidHeader);
+        }
+        if fill.reject8bit && line.iter().any(|&b| b >= 0x80) {
+            return Err(Rejection::EightBitHeader);
         }
         if fill.munge8bit {
             for b in &mut line {
@@ -398,7 +407,12 @@ impl<'c> Deliverer<'c> {
         let Ok(name) = mb.to_internal(&self.ns.deletedprefix) else {
             return Ok(None);
         };
-        let Some(entry) = self.mboxlist.lookup_visible(&name)? else {
+        let entry = match self.mboxlist.lookup_visible(&name)? {
+            Some(e) => Some(e),
+            None if self.config.switch("lmtp_fuzzy_mailbox_match") => self.fuzzy(user, &name)?,
+            None => None,
+        };
+        let Some(entry) = entry else {
             return Ok(None);
         };
         let ctx = acl::Context::from_config(self.config);
@@ -408,6 +422,27 @@ impl<'c> Deliverer<'c> {
             .map(|a| acl::acl_rights(a, sender, ctx.deleteright))
             .unwrap_or_default();
         Ok(rights.has(Rights::POST).then_some(entry))
+    }
+
+    /// `lmtp_fuzzy_mailbox_match`: the first of the user's folders whose name equals `name`
+    /// but for case (Debian's lmtpd matches neither prefixes nor other separators).
+    fn fuzzy(&mut self, user: &MbName, name: &InternalName) -> Result<Option<MboxEntry>> {
+        let mut inbox = user.clone();
+        inbox.boxes.clear();
+        let Ok(inbox) = inbox.to_internal(&self.ns.deletedprefix) else {
+            return Ok(None);
+        };
+        let want = name.as_str().to_lowercase();
+        let mut found = None;
+        self.mboxlist
+            .foreach(Some(&inbox), Include::default(), &mut |e| {
+                if e.name.as_str().to_lowercase() == want {
+                    found = Some(e);
+                    return Ok(Walk::Stop);
+                }
+                Ok(Walk::Continue)
+            })?;
+        Ok(found)
     }
 
     /// The shared folder an address `+folder` (or `postuser+folder`) names; refused unless
@@ -643,6 +678,7 @@ mod tests {
             message_id: "<cmu-lmtpd-1-2-0@srv>",
             now: 0,
             munge8bit: true,
+            reject8bit: false,
         };
         let got = prepare_message(
             b"Return-Path: <old@x>\r\n <cont>\r\nSubject: caf\xc3\xa9\r\nMessage-ID: <a@b>\r\n\r\nbody \xc3\xa9\r\nlone\rcr\r\n",
@@ -655,6 +691,15 @@ mod tests {
         let got = prepare_message(b"From: a@b\r\n", &fill).unwrap_or_default();
         assert!(got.starts_with(b"From: a@b\r\nMessage-ID: <cmu-lmtpd-1-2-0@srv>\r\nDate: "));
         assert_eq!(prepare_message(b"a\0", &fill), Err(Rejection::Nul));
+        let strict = Fill {
+            reject8bit: true,
+            ..fill.clone()
+        };
+        assert_eq!(
+            prepare_message(b"Subject: caf\xc3\xa9\r\n\r\n", &strict),
+            Err(Rejection::EightBitHeader)
+        );
+        assert!(prepare_message(b"Subject: x\r\n\r\ncaf\xc3\xa9\r\n", &strict).is_ok());
         assert_eq!(
             prepare_message(b"not a header\r\n\r\n", &fill),
             Err(Rejection::InvalidHeader)
@@ -668,7 +713,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn prepare_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
-            let fill = Fill { message_id: "<m@s>", now: 0, munge8bit: true };
+            let fill = Fill { message_id: "<m@s>", now: 0, munge8bit: true, reject8bit: false };
             if let Ok(m) = prepare_message(&data, &fill) {
                 proptest::prop_assert!(!m.contains(&0));
             }
