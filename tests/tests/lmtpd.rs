@@ -1,9 +1,11 @@
-//! lmtpd end to end: our master runs our lmtpd (and, beside it, Debian's) on the unix socket of
-//! a copy of the reference spool. The deliveries of transcripts/lmtp.txt that need neither
-//! AUTH nor Sieve get the recorded replies from both; the messages ours filed are then read by
-//! Debian's `mbexamine` and `quota -f` without complaint, with the ENVELOPE and BODYSTRUCTURE
-//! Debian's own lmtpd produced for the same bytes. Duplicate suppression and the over-quota
-//! answers are checked on the same instances.
+//! lmtpd and deliver end to end: our master runs our lmtpd (and, beside it, Debian's) on copies
+//! of the reference spool. The deliveries of transcripts/lmtp.txt that need no Sieve get the
+//! recorded replies from both; the messages ours filed are read by Debian's `mbexamine`,
+//! `quota -f` and imapd with the ENVELOPE, BODYSTRUCTURE and body Debian's own lmtpd produces
+//! for the same bytes. Also compared with Debian's: AUTH over TCP, recipient forms, options
+//! (maxmessagesize, fuzzy match, reject8bit), awkward message bytes, and the `deliver` tool.
+//! Duplicate suppression, the over-quota answers and 5,000 concurrent deliveries are checked
+//! on our own instances.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -31,6 +33,11 @@ fn instance(tag: &str, lmtpd: &Path) -> Option<Inst> {
 
 /// A reference instance with `extra` appended to its imapd.conf.
 fn instance_with(tag: &str, lmtpd: &Path, extra: &str) -> Option<Inst> {
+    instance_services(tag, lmtpd, extra, "")
+}
+
+/// [`instance_with`], with more cyrus.conf SERVICES lines (`{conf}` stands for imapd.conf).
+fn instance_services(tag: &str, lmtpd: &Path, extra: &str, services: &str) -> Option<Inst> {
     if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
         eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
         return None;
@@ -50,10 +57,11 @@ fn instance_with(tag: &str, lmtpd: &Path, extra: &str) -> Option<Inst> {
     .ok()?;
     let sock = dir.join("conf/socket/lmtp");
     let text = format!(
-        "START {{\n  recover cmd=\"{DEBIAN_BIN}/ctl_cyrusdb -C {c} -r\"\n}}\nSERVICES {{\n  lmtpunix cmd=\"{l} -C {c}\" listen=\"{s}\" prefork=0 maxchild=5\n}}\n",
+        "START {{\n  recover cmd=\"{DEBIAN_BIN}/ctl_cyrusdb -C {c} -r\"\n}}\nSERVICES {{\n  lmtpunix cmd=\"{l} -C {c}\" listen=\"{s}\" prefork=0 maxchild=5\n{x}}}\n",
         c = conf.display(),
         l = lmtpd.display(),
-        s = sock.display()
+        s = sock.display(),
+        x = services.replace("{conf}", &conf.to_string_lossy())
     );
     let cyrus_conf = dir.write("etc/cyrus.conf", &text);
     dir.give_to_cyrus();
@@ -1307,4 +1315,156 @@ fn fuzzy_match_and_reject8bit_as_debian() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Every message body sent with DATA in transcripts/lmtp.txt, as its wire lines.
+fn transcript_messages() -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(reference_dir().join("transcripts/lmtp.txt"))
+        .expect("transcripts/lmtp.txt");
+    let mut out = Vec::new();
+    let mut cur: Option<Vec<String>> = None;
+    for line in text.lines() {
+        let c = match line.strip_prefix("C: ") {
+            Some(r) => r,
+            None if line == "C:" => "",
+            None => continue,
+        };
+        match (&mut cur, c) {
+            (None, "DATA") => cur = Some(Vec::new()),
+            (Some(_), ".") => out.extend(cur.take()),
+            (Some(m), l) => m.push(l.to_string()),
+            (None, _) => {}
+        }
+    }
+    out
+}
+
+/// Reads IMAP lines up to the tagged reply of `tag`.
+fn imap_until(c: &mut Client, tag: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    while let Some(l) = c.read_line() {
+        let done = l.starts_with(&format!("{tag} "));
+        v.push(l);
+        if done {
+            break;
+        }
+    }
+    v
+}
+
+/// The first acceptance point of #6: the transcript's messages delivered to bob by ours and by
+/// Debian's lmtpd, each on its own copy of the reference spool, are then served by Debian's
+/// imapd with the same ENVELOPE, BODYSTRUCTURE and body.
+#[test]
+fn debian_imapd_serves_our_deliveries_as_its_own() {
+    let (Some(debian), Some(imapd)) = (debian_bin("lmtpd"), debian_imapd()) else {
+        eprintln!("skipped: needs Debian's lmtpd and imapd");
+        return;
+    };
+    let port_ours = free_port();
+    let port_theirs = free_port();
+    let svc = |port: u16| {
+        format!(
+            "  imap cmd=\"{} -C {{conf}}\" listen=\"127.0.0.1:{port}\" prefork=0 maxchild=3\n",
+            imapd.display()
+        )
+    };
+    let Some(ours) = instance_services("imap-ours", &our_bin("lmtpd"), "", &svc(port_ours)) else {
+        return;
+    };
+    let Some(theirs) = instance_services("imap-debian", &debian, "", &svc(port_theirs)) else {
+        return;
+    };
+    let mut messages = transcript_messages();
+    assert!(messages.len() >= 4, "{} messages", messages.len());
+    // And a few that lmtpd has to change: 8-bit header bytes, a Return-Path to drop, nested
+    // multiparts, an encoded word.
+    let extra: [&[&str]; 2] = [
+        &[
+            "Return-Path: <old@example.org>",
+            "From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>",
+            "To: bob@example.org",
+            "Subject: caf\u{e9} 8-bit",
+            "Date: Sat, 13 Jan 2024 08:00:00 +0100",
+            "Message-ID: <imap-edge-1@example.org>",
+            "",
+            "body",
+        ],
+        &[
+            "From: a@example.org",
+            "To: bob@example.org, Alice <alice@example.org>",
+            "Subject: nested",
+            "Date: Sat, 13 Jan 2024 09:00:00 +0000",
+            "Message-ID: <imap-edge-2@example.org>",
+            "MIME-Version: 1.0",
+            "Content-Type: multipart/mixed; boundary=\"outer\"",
+            "",
+            "--outer",
+            "Content-Type: multipart/alternative; boundary=\"inner\"",
+            "",
+            "--inner",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: quoted-printable",
+            "",
+            "caf=C3=A9",
+            "--inner",
+            "Content-Type: text/html",
+            "",
+            "<p>caf&eacute;</p>",
+            "--inner--",
+            "--outer",
+            "Content-Type: message/rfc822",
+            "",
+            "From: c@example.org",
+            "Subject: inner",
+            "",
+            "inner body",
+            "--outer--",
+        ],
+    ];
+    messages.extend(
+        extra
+            .iter()
+            .map(|m| m.iter().map(|l| l.to_string()).collect::<Vec<_>>()),
+    );
+    for inst in [&theirs, &ours] {
+        for m in &messages {
+            let mut c = Lmtp::connect(&inst.sock);
+            c.replies(1);
+            c.send("LHLO imap-check");
+            c.replies(1);
+            c.send("MAIL FROM:<sender@example.org>");
+            c.send("RCPT TO:<bob> IGNOREQUOTA");
+            c.send("DATA");
+            for l in m {
+                c.send(l);
+            }
+            c.send(".");
+            let r = c.replies(4);
+            assert!(r[3].starts_with("250 2.1.5"), "{r:?}");
+        }
+    }
+    let mut fetched = Vec::new();
+    for port in [port_theirs, port_ours] {
+        let mut c = Client::connect(port);
+        assert!(c.line().starts_with("* OK"));
+        c.send(&format!("a1 LOGIN bob {REF_PASSWORD}"));
+        assert!(imap_until(&mut c, "a1")
+            .last()
+            .is_some_and(|l| l.starts_with("a1 OK")));
+        c.send("a2 EXAMINE INBOX");
+        imap_until(&mut c, "a2");
+        c.send("a3 FETCH 4:* (ENVELOPE BODYSTRUCTURE BODY.PEEK[TEXT] BODY.PEEK[1] BINARY.SIZE[1])");
+        let r = imap_until(&mut c, "a3");
+        assert!(r.last().is_some_and(|l| l.starts_with("a3 OK")), "{r:?}");
+        c.send("a4 LOGOUT");
+        imap_until(&mut c, "a4");
+        fetched.push(r);
+    }
+    let fetches = fetched[0].iter().filter(|l| l.contains(" FETCH (")).count();
+    assert_eq!(fetches, messages.len(), "{:?}", fetched[0]);
+    assert_eq!(
+        fetched[1], fetched[0],
+        "Debian's imapd on ours (left) and on Debian's deliveries"
+    );
 }
