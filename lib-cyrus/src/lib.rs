@@ -15,6 +15,7 @@ pub mod charset;
 pub mod civil;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod dirhash;
 pub mod dlist;
 pub mod duplicate;
