@@ -357,6 +357,48 @@ fn deliver_one(sock: &Path, rcpt: &str, message_id: &str) -> Vec<String> {
     got.iter().map(|l| normalise(l)).collect()
 }
 
+/// An IMAP client idling on the INBOX hears of a message lmtpd delivers (our imapd polls
+/// the index every second while idling; the read below waits up to 30 s).
+#[test]
+fn an_idling_imap_client_hears_of_a_delivery() {
+    let port = free_port();
+    let services = format!(
+        "  imap cmd=\"{} -C {{conf}}\" listen=\"127.0.0.1:{port}\" prefork=1\n",
+        our_bin("imapd").display()
+    );
+    let Some(inst) = instance_services("lmtpd-idle", &our_bin("lmtpd"), "", &services) else {
+        return;
+    };
+    let mut c = e2e::imap::Imap::connect(port);
+    c.response();
+    c.send(&format!("a LOGIN alice {REF_PASSWORD}"));
+    assert!(c
+        .until_tagged("a")
+        .last()
+        .is_some_and(|l| l.starts_with("a OK")));
+    c.send("b SELECT INBOX");
+    let selected = c.until_tagged("b");
+    let exists: u32 = selected
+        .iter()
+        .find_map(|l| l.strip_suffix(" EXISTS")?.strip_prefix("* ")?.parse().ok())
+        .expect("EXISTS in SELECT");
+    c.send("c IDLE");
+    assert_eq!(c.response().as_deref(), Some(&b"+ idling"[..]));
+    let started = std::time::Instant::now();
+    let got = deliver_one(&inst.sock, "alice", "<idle-delivery@example.org>");
+    assert!(got.iter().any(|l| l.starts_with("250")), "{got:?}");
+    let heard = c
+        .response()
+        .map(|r| String::from_utf8_lossy(&r).into_owned());
+    eprintln!("IDLE heard of the delivery after {:?}", started.elapsed());
+    assert_eq!(heard, Some(format!("* {} EXISTS", exists + 1)));
+    c.send("DONE");
+    assert!(c
+        .until_tagged("c")
+        .last()
+        .is_some_and(|l| l == "c OK Completed"));
+}
+
 #[test]
 fn duplicates_are_suppressed_and_quota_enforced() {
     let Some(inst) = instance("lmtpd-dup", &our_bin("lmtpd")) else {
