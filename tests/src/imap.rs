@@ -55,6 +55,11 @@ impl Imap {
         self.reader.get_mut().write_all(b).expect("send to server");
     }
 
+    /// The socket, for writing raw bytes without waiting.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.reader.get_mut()
+    }
+
     /// Sends `line` and CRLF.
     pub fn send(&mut self, line: &str) {
         self.send_raw(format!("{line}\r\n").as_bytes());
