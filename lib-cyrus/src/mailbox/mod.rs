@@ -7,6 +7,7 @@
 //! the way `mbexamine` does. Names, mailboxes.db and directory paths are the caller's: this
 //! layer is handed a directory.
 
+pub mod autocreate;
 pub mod cache;
 pub mod examine;
 pub mod header;
