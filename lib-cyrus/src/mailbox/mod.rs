@@ -14,6 +14,7 @@ pub mod header;
 pub mod index;
 pub mod lifecycle;
 pub mod reconstruct;
+pub mod selfcheck;
 mod store;
 
 pub use store::{Append, LockMode, Mailbox};
