@@ -11,25 +11,21 @@ pub struct Imap {
     reader: BufReader<TcpStream>,
 }
 
-/// Bytes as the transcripts print them: UTF-8 as is, other bytes as `\xNN`.
+/// Bytes as the transcripts print them: printable UTF-8 as is, a lone CR or LF as `\r` or
+/// `\n`, other control characters and bytes that are not UTF-8 as `\xNN`.
 pub fn escape(bytes: &[u8]) -> String {
     let mut out = String::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        match std::str::from_utf8(rest) {
-            Ok(s) => {
-                out.push_str(s);
-                break;
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+                c => out.push(c),
             }
-            Err(e) => {
-                let (good, bad) = rest.split_at(e.valid_up_to());
-                out.push_str(std::str::from_utf8(good).unwrap_or_default());
-                let n = e.error_len().unwrap_or(bad.len());
-                for b in &bad[..n] {
-                    out.push_str(&format!("\\x{b:02x}"));
-                }
-                rest = &bad[n..];
-            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
         }
     }
     out

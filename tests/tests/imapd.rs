@@ -17,7 +17,6 @@ const NOT_SERVED: &[&str] = &[
     "CATENATE",
     "ESORT",
     "PREVIEW",
-    "QRESYNC",
     "SAVEDATE",
     "SEARCH=FUZZY",
     "SORT",
@@ -380,13 +379,6 @@ const TRANSCRIPT_GAPS: &[(&str, &str, &str)] = &[
         "a098",
         "Cyrus reads the rest of the refused SETQUOTA line before it as a new command and \
          answers `* BAD Invalid tag`; RFC 3501 §2.2.1 makes that text part of SETQUOTA",
-    ),
-    ("imap-04-session", "a109", "QRESYNC is not served yet"),
-    ("imap-04-session", "a110", "QRESYNC is not served yet"),
-    (
-        "imap-04-session",
-        "a111",
-        "QRESYNC (VANISHED) is not served yet",
     ),
     (
         "imap-05-errors",

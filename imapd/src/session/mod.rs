@@ -16,6 +16,7 @@ mod list;
 mod manage;
 mod metadata;
 mod names;
+mod qresync;
 mod quota_cmds;
 mod reply;
 mod search_cmd;
@@ -281,8 +282,8 @@ impl Session {
             K::StartTls | K::Login { .. } | K::Authenticate { .. } => {
                 self.bad(Some(tag), "Already logged in");
             }
-            K::Select { mailbox, params } => self.select(tag, &mailbox, false, params.condstore),
-            K::Examine { mailbox, params } => self.select(tag, &mailbox, true, params.condstore),
+            K::Select { mailbox, params } => self.select(tag, &mailbox, false, &params),
+            K::Examine { mailbox, params } => self.select(tag, &mailbox, true, &params),
             K::Create {
                 mailbox,
                 special_use,

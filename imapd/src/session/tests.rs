@@ -579,3 +579,70 @@ fn acl_matrix_refuses_each_operation_without_its_right() {
     );
     assert_eq!(out[0], "* STATUS INBOX.box (MESSAGES 1)");
 }
+
+#[test]
+fn qresync_reports_expunges_as_vanished_uids() {
+    let st = store("qresync");
+    let mut a = session(&st, "alice");
+    let mut b = session(&st, "alice");
+    for _ in 0..3 {
+        run(&mut a, append("INBOX", &[], MSG));
+    }
+    let out = run(&mut a, CommandKind::Enable(vec!["QRESYNC".into()]));
+    assert_eq!(out[0], "* ENABLED QRESYNC");
+    let out = run(&mut a, select("INBOX"));
+    let validity: u32 = out
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("* OK [UIDVALIDITY ")?
+                .split(']')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("UIDVALIDITY");
+    let modseq: u64 = out
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("* OK [HIGHESTMODSEQ ")?
+                .split(']')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("HIGHESTMODSEQ");
+    run(&mut b, select("INBOX"));
+    run(&mut b, store_flags(2, StoreMode::Add, &["\\Deleted"]));
+    run(&mut b, CommandKind::Expunge { uids: None });
+    let out = run(&mut a, CommandKind::Noop);
+    assert!(out.contains(&"* VANISHED 2".to_string()), "{out:?}");
+    assert!(!out.iter().any(|l| l.ends_with("EXPUNGE")), "{out:?}");
+    // A client that knew the mailbox at `modseq` resynchronises with SELECT (QRESYNC ...).
+    run(&mut b, store_flags(1, StoreMode::Add, &["\\Flagged"]));
+    let out = run(
+        &mut a,
+        CommandKind::Select {
+            mailbox: "INBOX".into(),
+            params: SelectParams {
+                condstore: false,
+                qresync: Some(QresyncParams {
+                    uidvalidity: validity,
+                    modseq,
+                    known_uids: None,
+                    seq_match: None,
+                }),
+            },
+        },
+    );
+    assert_eq!(out[0], "* OK [CLOSED] Ok");
+    assert!(
+        out.contains(&"* VANISHED (EARLIER) 2".to_string()),
+        "{out:?}"
+    );
+    assert!(
+        out.iter().any(|l| l.starts_with("* 1 FETCH (FLAGS (")
+            && l.contains("\\Flagged")
+            && l.contains("UID 1 MODSEQ")),
+        "{out:?}"
+    );
+}
