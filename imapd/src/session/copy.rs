@@ -133,6 +133,7 @@ impl Session {
             }
         }
         self.update_quota_after_expunge(&mb, uids);
+        self.finish_expunge(&mut mb);
         Ok(())
     }
 }

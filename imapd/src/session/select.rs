@@ -205,7 +205,26 @@ impl Session {
             }
         }
         self.update_quota_after_expunge(&mb, &doomed);
+        self.finish_expunge(&mut mb);
         Ok(doomed)
+    }
+
+    /// With `expunge_mode: immediate`, removes what was just expunged for good (files
+    /// unlinked, index and cache repacked); with `delayed` (the default) `cyr_expire` does.
+    pub(super) fn finish_expunge(&self, mb: &mut Mailbox) {
+        if self.config.string("expunge_mode") != Some("immediate") {
+            return;
+        }
+        let now = now32();
+        let r = mb
+            .unlink_expunged(now)
+            .and_then(|n| if n > 0 { mb.repack(now) } else { Ok(()) });
+        if let Err(e) = r {
+            syslog::log(
+                Level::Err,
+                &format!("IOERROR: repacking {}: {e}", mb.dir().display()),
+            );
+        }
     }
 
     pub(super) fn expunge(&mut self, tag: &str, set: Option<&SeqSet>) {

@@ -646,3 +646,39 @@ fn qresync_reports_expunges_as_vanished_uids() {
         "{out:?}"
     );
 }
+
+#[test]
+fn expunge_mode_immediate_removes_files_and_records() {
+    let st = store_with("immediate", "expunge_mode: immediate\n");
+    let mut a = session(&st, "alice");
+    let mut b = session(&st, "alice");
+    run(&mut a, append("INBOX", &[], MSG));
+    run(&mut a, append("INBOX", &[], MSG));
+    run(&mut a, select("INBOX"));
+    run(&mut b, select("INBOX"));
+    run(&mut a, store_flags(1, StoreMode::Add, &["\\Deleted"]));
+    let out = run(&mut a, CommandKind::Expunge { uids: None });
+    assert_eq!(out[0], "* 1 EXPUNGE");
+    let dir = a.selected().map(|s| s.dir.clone()).expect("selected");
+    assert!(!dir.join("1.").exists(), "the message file is gone");
+    let mb = cyrus::mailbox::Mailbox::open(&dir, cyrus::mailbox::LockMode::Read).unwrap();
+    assert_eq!(mb.records().len(), 1, "the record is gone after the repack");
+    drop(mb);
+    // Another session still learns of the expunge.
+    let out = run(&mut b, CommandKind::Noop);
+    assert!(out.contains(&"* 1 EXPUNGE".to_string()), "{out:?}");
+    let out = run(
+        &mut b,
+        CommandKind::Fetch(FetchArgs {
+            uid: true,
+            set: SeqSet(vec![(SeqNum::Num(1), SeqNum::Star)]),
+            items: vec![FetchAtt::Rfc822Size],
+            changedsince: None,
+            vanished: false,
+        }),
+    );
+    assert!(
+        out[0].starts_with("* 1 FETCH (UID 2 RFC822.SIZE "),
+        "{out:?}"
+    );
+}

@@ -20,6 +20,8 @@ use crate::mailbox::index::{
     self, sync_crc_basic, sync_crc_virtannot, Guid, IndexHeader, IndexRecord, InternalFlags,
     SystemFlags,
 };
+mod repack;
+
 use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
