@@ -1468,3 +1468,170 @@ fn debian_imapd_serves_our_deliveries_as_its_own() {
         "Debian's imapd on ours (left) and on Debian's deliveries"
     );
 }
+
+/// lmtpd workers killed with SIGKILL again and again while 4 clients deliver 600 messages over
+/// the unix socket, each client retrying a message until it gets its 250 (as an MTA does).
+/// Afterwards every message is in its mailbox, every index record has its complete file, and
+/// Debian's mbexamine reads the mailboxes without complaint. A message killed after it was
+/// filed but before its 250 may be there twice (the retry is a new delivery once deliver.db
+/// has no mark for it); none is lost.
+#[test]
+fn lmtpd_killed_mid_delivery_loses_nothing_acknowledged() {
+    if !is_root() || cyrus_ids().is_none() || debian_bin("mbexamine").is_none() {
+        eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
+        return;
+    }
+    const CLIENTS: usize = 4;
+    const MESSAGES: usize = 600;
+    let dir = Scratch::new("lmtpd-kill");
+    let Some(conf) = reference_instance(&dir) else {
+        return;
+    };
+    let dirs = add_load_users(&conf);
+    let sock = dir.join("conf/socket/lmtp");
+    let text = format!(
+        "SERVICES {{\n  lmtpunix cmd=\"{l} -C {c}\" listen=\"{s}\" prefork=0 maxchild=10\n}}\n",
+        l = our_bin("lmtpd").display(),
+        c = conf.display(),
+        s = sock.display()
+    );
+    let cyrus_conf = dir.write("etc/cyrus.conf", &text);
+    dir.give_to_cyrus();
+    let master = Master::start(&our_bin("master"), &dir, &conf, &cyrus_conf);
+    wait_for("the lmtp socket", SOON, || UnixStream::connect(&sock).ok());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let master_pid = master.pid();
+    let killer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut kills = 0u32;
+            let mut n: u64 = 0x9e37_79b9;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n ^= n << 13;
+                n ^= n >> 7;
+                n ^= n << 17;
+                std::thread::sleep(Duration::from_millis(10 + n % 30));
+                let workers: Vec<u32> = children_of(master_pid)
+                    .into_iter()
+                    .filter(|p| cmdline(*p).contains("lmtpd"))
+                    .collect();
+                if let Some(p) = workers.get(n as usize % workers.len().max(1)) {
+                    signal(*p, libc::SIGKILL);
+                    kills += 1;
+                }
+            }
+            kills
+        })
+    };
+    let retries: usize = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..CLIENTS)
+            .map(|t| {
+                let sock = &sock;
+                s.spawn(move || {
+                    let mut retries = 0;
+                    let mut conn: Option<Lmtp> = None;
+                    for k in (t..MESSAGES).step_by(CLIENTS) {
+                        let (_, lines) = load_message(k);
+                        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                        loop {
+                            assert!(std::time::Instant::now() < deadline, "message {k} stuck");
+                            let c = match conn.as_mut() {
+                                Some(c) => c,
+                                None => {
+                                    let Ok(s) = UnixStream::connect(sock) else {
+                                        std::thread::sleep(Duration::from_millis(20));
+                                        continue;
+                                    };
+                                    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+                                    let mut c = Lmtp {
+                                        r: BufReader::new(s.try_clone().expect("clone")),
+                                        w: s,
+                                    };
+                                    if c.replies(1).first().is_none_or(|l| !l.starts_with("220")) {
+                                        retries += 1;
+                                        continue;
+                                    }
+                                    conn.insert(c)
+                                }
+                            };
+                            let mut wire = format!(
+                                "MAIL FROM:<load@example.org>\r\nRCPT TO:<load{:02}>\r\nDATA\r\n",
+                                k % LOAD_USERS
+                            );
+                            for l in &lines {
+                                if l.starts_with('.') {
+                                    wire.push('.');
+                                }
+                                wire.push_str(l);
+                                wire.push_str("\r\n");
+                            }
+                            wire.push_str(".\r\n");
+                            let sent = c.w.write_all(wire.as_bytes()).is_ok();
+                            let r = if sent { c.replies(4) } else { Vec::new() };
+                            if r.len() == 4 && r[3].starts_with("250 2.1.5") {
+                                break;
+                            }
+                            // Killed (or refused): the MTA tries again on a new connection.
+                            retries += 1;
+                            conn = None;
+                        }
+                    }
+                    retries
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("client")).sum()
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let kills = killer.join().expect("killer");
+    eprintln!("{kills} workers killed, {retries} deliveries retried");
+    assert!(kills >= 5 && retries >= 5, "only {kills} kills, {retries} retries");
+
+    let mut twice = 0;
+    for (n, d) in dirs.iter().enumerate() {
+        let mb = cyrus::mailbox::Mailbox::open(d, cyrus::mailbox::LockMode::Read)
+            .expect("open a mailbox");
+        let mut ids: Vec<String> = mb
+            .records()
+            .iter()
+            .map(|r| {
+                let bytes = std::fs::read(mb.message_path(r.uid))
+                    .unwrap_or_else(|e| panic!("load{n:02} uid {} has no file: {e}", r.uid));
+                assert_eq!(bytes.len(), r.size as usize, "load{n:02} uid {}", r.uid);
+                String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Message-ID: ").map(str::to_string))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let all = ids.len();
+        ids.sort();
+        ids.dedup();
+        twice += all - ids.len();
+        let want: Vec<String> = {
+            let mut w: Vec<String> = (n..MESSAGES)
+                .step_by(LOAD_USERS)
+                .map(|k| load_message(k).0)
+                .collect();
+            w.sort();
+            w
+        };
+        assert_eq!(ids, want, "load{n:02}: every message, once or more");
+    }
+    eprintln!("{twice} messages filed twice (killed between filing and 250)");
+    drop(master);
+    dir.give_to_cyrus();
+    for n in [0, 17, 33, 49] {
+        let out = Command::new("su")
+            .args(["cyrus", "-s", "/bin/sh", "-c"])
+            .arg(format!(
+                "{DEBIAN_BIN}/mbexamine -C {} user.load{n:02}",
+                conf.display()
+            ))
+            .output()
+            .expect("run mbexamine");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !text.contains("ERROR"), "{text}");
+    }
+}
