@@ -1585,7 +1585,10 @@ fn lmtpd_killed_mid_delivery_loses_nothing_acknowledged() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let kills = killer.join().expect("killer");
     eprintln!("{kills} workers killed, {retries} deliveries retried");
-    assert!(kills >= 5 && retries >= 5, "only {kills} kills, {retries} retries");
+    assert!(
+        kills >= 5 && retries >= 5,
+        "only {kills} kills, {retries} retries"
+    );
 
     let mut twice = 0;
     for (n, d) in dirs.iter().enumerate() {
@@ -1633,5 +1636,65 @@ fn lmtpd_killed_mid_delivery_loses_nothing_acknowledged() {
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success() && !text.contains("ERROR"), "{text}");
+    }
+}
+
+/// `lmtp_over_quota_perm_failure` and `lmtp_strict_quota`: the over-quota answers of ours and
+/// Debian's at RCPT and after DATA are the same.
+#[test]
+fn over_quota_options_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    for (tag, extra) in [
+        ("perm", "lmtp_over_quota_perm_failure: yes\n"),
+        ("strict", "lmtp_strict_quota: yes\n"),
+    ] {
+        let Some(ours) = instance_with(&format!("lmtpd-q{tag}-ours"), &our_bin("lmtpd"), extra)
+        else {
+            return;
+        };
+        let Some(theirs) = instance_with(&format!("lmtpd-q{tag}-debian"), &debian, extra) else {
+            return;
+        };
+        let mut answers = Vec::new();
+        for inst in [&theirs, &ours] {
+            let mut c = Lmtp::connect(&inst.sock);
+            c.replies(1);
+            let mut got = Vec::new();
+            // alice is about 2 KB under her limit: a 1 KB SIZE fits, a 3 KB one does not under
+            // strict quota; the 4.5 KB message goes in (or not), then she is over.
+            for (i, size) in [1000, 3000, 4500, 100].iter().enumerate() {
+                c.send(&format!("MAIL FROM:<s@example.org> SIZE={size}"));
+                c.send("RCPT TO:<alice>");
+                let mut r = c.replies(2);
+                if r[1].starts_with("250") {
+                    c.send("DATA");
+                    c.send(&format!("Message-ID: <quota-{tag}-{i}@example.org>"));
+                    c.send("Subject: quota");
+                    c.send("");
+                    for _ in 0..(size / 80) {
+                        c.send(&"q".repeat(78));
+                    }
+                    c.send(".");
+                    r.extend(c.replies(2));
+                } else {
+                    c.send("RSET");
+                    r.extend(c.replies(1));
+                }
+                got.extend(r.iter().map(|l| normalise(l)));
+            }
+            answers.push(got);
+        }
+        assert_eq!(
+            answers[1], answers[0],
+            "{tag}: ours (left) vs Debian's (right)"
+        );
+        assert!(
+            answers[1].iter().any(|l| l.contains("Over quota")),
+            "{tag}: {:?}",
+            answers[1]
+        );
     }
 }
