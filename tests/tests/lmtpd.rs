@@ -773,6 +773,17 @@ const LOAD_MESSAGES: usize = 5000;
 /// Adds mailboxes `user.load00` .. for the load test (entry in mailboxes.db, empty mailbox
 /// files in the uuid layout), before master starts.
 fn add_load_users(conf: &Path) -> Vec<PathBuf> {
+    (0..LOAD_USERS)
+        .map(|n| {
+            let user = format!("load{n:02}");
+            add_mailbox(conf, &format!("user.{user}"), &user, n as u32)
+        })
+        .collect()
+}
+
+/// Adds the mailbox `name` (internal) owned by `owner` to mailboxes.db and makes its empty
+/// files in the uuid layout (uniqueid made from `n`); its directory.
+fn add_mailbox(conf: &Path, name: &str, owner: &str, n: u32) -> PathBuf {
     use cyrus::mailbox::header::Header;
     use cyrus::mailbox::Mailbox;
     use cyrus::mboxlist::paths::{self, Area};
@@ -780,27 +791,21 @@ fn add_load_users(conf: &Path) -> Vec<PathBuf> {
     use cyrus::mboxname::InternalName;
     let config = cyrus::config::Config::load(conf, None).expect("imapd.conf");
     let mut list = MailboxList::open(&config, None).expect("mailboxes.db");
-    let mut dirs = Vec::new();
-    for n in 0..LOAD_USERS {
-        let user = format!("load{n:02}");
-        let name = format!("user.{user}");
-        let uniqueid = format!("loadtest{n:02}xxxxxxxxxxxxxx");
-        let acl = vec![(user.clone(), "lrswipkxtecdan".to_string())];
-        let mut e = MboxEntry::new(InternalName::new(name.as_str()).expect("name"));
-        e.uniqueid = Some(uniqueid.clone());
-        e.partition = Some("default".into());
-        e.uidvalidity = 1_800_000_000 + n as u32;
-        e.createdmodseq = 1;
-        e.foldermodseq = 1;
-        e.acl = Some(Acl(acl.clone()));
-        list.create(&mut e).expect("add the mailbox");
-        let dir = paths::mailbox_dir(&config, &e, Area::Data).expect("mailbox dir");
-        let mut h = Header::new("e", &name, &uniqueid);
-        h.acl = Some(acl);
-        drop(Mailbox::create(&dir, &h, e.uidvalidity, 1, 1_800_000_000).expect("create"));
-        dirs.push(dir);
-    }
-    dirs
+    let uniqueid = format!("testbox{n:04}xxxxxxxxxxxxx");
+    let acl = vec![(owner.to_string(), "lrswipkxtecdan".to_string())];
+    let mut e = MboxEntry::new(InternalName::new(name).expect("name"));
+    e.uniqueid = Some(uniqueid.clone());
+    e.partition = Some("default".into());
+    e.uidvalidity = 1_800_000_000 + n;
+    e.createdmodseq = 1;
+    e.foldermodseq = 1;
+    e.acl = Some(Acl(acl.clone()));
+    list.create(&mut e).expect("add the mailbox");
+    let dir = paths::mailbox_dir(&config, &e, Area::Data).expect("mailbox dir");
+    let mut h = Header::new("e", name, &uniqueid);
+    h.acl = Some(acl);
+    drop(Mailbox::create(&dir, &h, e.uidvalidity, 1, 1_800_000_000).expect("create"));
+    dir
 }
 
 fn load_message(k: usize) -> (String, Vec<String>) {
@@ -1697,4 +1702,82 @@ fn over_quota_options_as_debian() {
             answers[1]
         );
     }
+}
+
+/// Virtual domains (`virtdomains: userid`): `user@domain` finds `domain!user.user`, with the
+/// domain's case folded, and the same replies and filing as Debian's lmtpd.
+#[test]
+fn virtual_domains_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let extra = "virtdomains: userid\n";
+    let Some(ours) = instance_with("lmtpd-vd-ours", &our_bin("lmtpd"), extra) else {
+        return;
+    };
+    let Some(theirs) = instance_with("lmtpd-vd-debian", &debian, extra) else {
+        return;
+    };
+    let boxes = |inst: &Inst| -> Vec<PathBuf> {
+        let v = vec![
+            add_mailbox(&inst.conf, "example.org!user.dom", "dom@example.org", 1),
+            add_mailbox(
+                &inst.conf,
+                "example.org!user.dom.Lists",
+                "dom@example.org",
+                2,
+            ),
+            add_mailbox(&inst.conf, "other.net!user.dom", "dom@other.net", 3),
+        ];
+        inst.dir.give_to_cyrus();
+        v
+    };
+    let dirs = [boxes(&theirs), boxes(&ours)];
+    let addrs = [
+        "dom@example.org",
+        "Dom@Example.ORG",
+        "dom@other.net",
+        "dom+Lists@example.org",
+        "dom+lists@example.org",
+        "dom@nowhere.example",
+        "dom",
+        "bob",
+        "bob@example.org",
+    ];
+    let mut wrong = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let mut got = Vec::new();
+        for (inst, dirs) in [(&theirs, &dirs[0]), (&ours, &dirs[1])] {
+            let mut c = Lmtp::connect(&inst.sock);
+            c.replies(1);
+            c.send("MAIL FROM:<s@example.org>");
+            c.send(&format!("RCPT TO:<{addr}>"));
+            let mut r = c.replies(2);
+            if r.last().is_some_and(|l| l.starts_with("250")) {
+                c.send("DATA");
+                c.send(&format!("Message-ID: <vd-{i}@example.org>"));
+                c.send("");
+                c.send("body");
+                c.send(".");
+                r.extend(c.replies(2));
+            }
+            let counts: Vec<u32> = dirs
+                .iter()
+                .map(|d| {
+                    cyrus::mailbox::Mailbox::open(d, cyrus::mailbox::LockMode::Read)
+                        .map(|m| m.index_header().exists)
+                        .unwrap_or(999)
+                })
+                .collect();
+            got.push((r.iter().map(|l| normalise(l)).collect::<Vec<_>>(), counts));
+        }
+        if got[1] != got[0] {
+            wrong.push(format!(
+                "RCPT TO:<{addr}>\n  ours:     {:?}\n  Debian's: {:?}",
+                got[1], got[0]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
