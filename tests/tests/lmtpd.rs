@@ -1781,3 +1781,51 @@ fn virtual_domains_as_debian() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// AUTH on the unix socket, where the client is trusted already: the same answers as Debian's.
+#[test]
+fn unix_socket_auth_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let Some(ours) = instance("lmtpd-uauth-ours", &our_bin("lmtpd")) else {
+        return;
+    };
+    let Some(theirs) = instance("lmtpd-uauth-debian", &debian) else {
+        return;
+    };
+    let plain = cyrus::auth::base64_encode(format!("\0admin\0{REF_PASSWORD}").as_bytes());
+    let scripts: Vec<Vec<String>> = vec![
+        vec![format!("AUTH PLAIN {plain}"), "MAIL FROM:<a@b>".into()],
+        vec!["AUTH EXTERNAL".into(), "NOOP".into()],
+        vec!["AUTH EXTERNAL =".into(), "NOOP".into()],
+        vec!["AUTH FOO".into(), "NOOP".into()],
+        vec!["AUTH".into(), "NOOP".into()],
+        vec!["AUTH EXTERNAL".into(), "*".into(), "NOOP".into()],
+        vec!["auth external".into(), "".into(), "NOOP".into()],
+    ];
+    let mut wrong = Vec::new();
+    for script in &scripts {
+        let mut got = Vec::new();
+        for inst in [&theirs, &ours] {
+            let mut c = Lmtp::connect(&inst.sock);
+            c.replies(1);
+            c.send("LHLO x");
+            c.replies(1);
+            let mut r = Vec::new();
+            for l in script {
+                c.send(l);
+                r.extend(c.replies(1).iter().map(|l| normalise(l)));
+            }
+            got.push(r);
+        }
+        if got[1] != got[0] {
+            wrong.push(format!(
+                "{script:?}\n  ours:     {:?}\n  Debian's: {:?}",
+                got[1], got[0]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
