@@ -1,13 +1,16 @@
 //! Local delivery: one message, already received, into the store for one recipient, as
-//! Cyrus 3.6's lmtpd does it. lmtpd (and later `deliver` and Sieve) share this path.
+//! Cyrus 3.6's lmtpd does it. lmtpd files every message through here; `deliver` reaches it
+//! through lmtpd, as Cyrus's does, so there is one path.
 //!
 //! The caller resolves a recipient address with [`Deliverer::resolve`] (user, `+detail`
-//! folder, quota root), builds the final message with [`trace_headers`] in front of the
+//! folder, or a shared folder for `+folder`; quota root), builds the final message with [`trace_headers`] in front of the
 //! received bytes, and hands it to [`Deliverer::deliver`] with a list of [`Action`]s. For
 //! now the only action is filing into a mailbox; Sieve will produce longer lists. Each
 //! filing checks the duplicate database and the quota, appends (message file, cache and
 //! index record, all fsynced by [`Mailbox::append`]) and then records usage and the
-//! duplicate mark, so a 250 sent after [`Deliverer::deliver`] returns is durable.
+//! duplicate mark, so a 250 sent after [`Deliverer::deliver`] returns is durable. The mark
+//! comes after the append on purpose: a crash between them makes the MTA's retry a second
+//! copy, never a lost message (lib-cyrus/tests/delivery_crash.rs).
 //!
 //! Quota follows Cyrus's non-strict rule: a delivery is refused only when the root is over
 //! its storage limit already, or at its message limit (`lmtp_strict_quota` adds the message
