@@ -91,6 +91,13 @@ fn is_last_line(l: &str) -> bool {
 /// The exchanges of transcripts/lmtp.txt as they go over the unix socket: the TCP-only AUTH
 /// part (430, AUTH, 235) is left out and LHLO offers AUTH EXTERNAL, as Debian's does there.
 fn transcript() -> Vec<Exchange> {
+    transcript_for(false)
+}
+
+/// The exchanges of transcripts/lmtp.txt; over TCP (`tcp`) exactly as recorded, AUTH included,
+/// else as they go over the unix socket (see [`transcript`]). The over-quota part goes to
+/// alice either way (see ALICE_LIMIT_KB).
+fn transcript_for(tcp: bool) -> Vec<Exchange> {
     let text = std::fs::read_to_string(reference_dir().join("transcripts/lmtp.txt"))
         .expect("transcripts/lmtp.txt");
     let mut v: Vec<Exchange> = Vec::new();
@@ -115,7 +122,7 @@ fn transcript() -> Vec<Exchange> {
             });
         }
         let x = v.last_mut().expect("pushed");
-        let rest = if rest == "250-AUTH PLAIN LOGIN" {
+        let rest = if rest == "250-AUTH PLAIN LOGIN" && !tcp {
             "250-AUTH EXTERNAL"
         } else {
             rest
@@ -137,7 +144,8 @@ fn transcript() -> Vec<Exchange> {
         after_rset |= x.client.iter().any(|l| l == "RSET");
     }
     v.retain(|x| {
-        !x.server
+        tcp || !x
+            .server
             .first()
             .is_some_and(|s| s.starts_with("430") || s.starts_with("235"))
     });
@@ -1828,4 +1836,51 @@ fn unix_socket_auth_as_debian() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// transcripts/lmtp.txt played verbatim over TCP (430 before AUTH, AUTH PLAIN as admin, 235,
+/// then the deliveries) gets the recorded replies from ours and from Debian's, each on its own
+/// spool copy.
+#[test]
+fn transcript_over_tcp_matches_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let script = transcript_for(true);
+    assert!(
+        script
+            .iter()
+            .any(|x| x.client.iter().any(|l| l.starts_with("AUTH PLAIN"))),
+        "the transcript authenticates"
+    );
+    let want = expected(&script);
+    for (tag, lmtpd) in [("debian", debian), ("ours", our_bin("lmtpd"))] {
+        let port = free_port();
+        let svc = format!(
+            "  lmtp cmd=\"{} -C {{conf}}\" listen=\"127.0.0.1:{port}\" prefork=0\n",
+            lmtpd.display()
+        );
+        let Some(_inst) = instance_services(&format!("lmtpd-ttcp-{tag}"), &lmtpd, "", &svc) else {
+            return;
+        };
+        let mut c = Client::connect(port);
+        let mut got = vec![normalise(&c.line())];
+        for x in &script[1..] {
+            for l in &x.client {
+                c.send(l);
+            }
+            let mut n = x.server.iter().filter(|l| is_last_line(l)).count();
+            while n > 0 {
+                let Some(l) = c.read_line() else {
+                    break;
+                };
+                if is_last_line(&l) {
+                    n -= 1;
+                }
+                got.push(normalise(&l));
+            }
+        }
+        assert_eq!(got, want, "{tag}'s lmtpd against the transcript over TCP");
+    }
 }
