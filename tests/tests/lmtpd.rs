@@ -1884,3 +1884,59 @@ fn transcript_over_tcp_matches_debian() {
         assert_eq!(got, want, "{tag}'s lmtpd against the transcript over TCP");
     }
 }
+
+/// `lmtp_catchall_mailbox`: mail for users without a mailbox goes to that user, as Debian's
+/// lmtpd files it.
+#[test]
+fn catchall_mailbox_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let extra = "lmtp_catchall_mailbox: bob\n";
+    let Some(ours) = instance_with("lmtpd-catch-ours", &our_bin("lmtpd"), extra) else {
+        return;
+    };
+    let Some(theirs) = instance_with("lmtpd-catch-debian", &debian, extra) else {
+        return;
+    };
+    let addrs = [
+        "nosuchuser",
+        "nosuchuser+folder",
+        "alice",
+        "alice+nosuch",
+        "+nosuch.shared",
+        "NoSuch@example.org",
+    ];
+    let mut wrong = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let mut got = Vec::new();
+        for inst in [&theirs, &ours] {
+            let mut c = Lmtp::connect(&inst.sock);
+            c.replies(1);
+            c.send("MAIL FROM:<s@example.org>");
+            c.send(&format!("RCPT TO:<{addr}>"));
+            let mut r = c.replies(2);
+            if r.last().is_some_and(|l| l.starts_with("250")) {
+                c.send("DATA");
+                c.send(&format!("Message-ID: <catch-{i}@example.org>"));
+                c.send("");
+                c.send("body");
+                c.send(".");
+                r.extend(c.replies(2));
+            }
+            let counts: Vec<Option<String>> = ["user.alice", "user.bob"]
+                .iter()
+                .map(|m| message_count(&mbexamine(inst, m).1))
+                .collect();
+            got.push((r.iter().map(|l| normalise(l)).collect::<Vec<_>>(), counts));
+        }
+        if got[1] != got[0] {
+            wrong.push(format!(
+                "RCPT TO:<{addr}>\n  ours:     {:?}\n  Debian's: {:?}",
+                got[1], got[0]
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -336,8 +336,32 @@ impl<'c> Deliverer<'c> {
     }
 
     /// Resolves an RCPT TO address (without brackets) to a user, and checks the quota of
-    /// the target as Cyrus does at RCPT time (`size` from SIZE=, 0 if none).
+    /// the target as Cyrus does at RCPT time (`size` from SIZE=, 0 if none). An address
+    /// with no mailbox goes to the INBOX of `lmtp_catchall_mailbox` when that is set.
     pub fn resolve(
+        &mut self,
+        address: &str,
+        sender: &Identity,
+        size: u64,
+        ignore_quota: bool,
+    ) -> std::result::Result<Recipient, Failure> {
+        match self.resolve_address(address, sender, size, ignore_quota) {
+            Err(Failure::UserUnknown) => {
+                let catchall = self
+                    .config
+                    .string("lmtp_catchall_mailbox")
+                    .filter(|c| !c.is_empty())
+                    .ok_or(Failure::UserUnknown)?
+                    .to_string();
+                let mut r = self.resolve_address(&catchall, sender, size, ignore_quota)?;
+                r.address = address.to_string();
+                Ok(r)
+            }
+            other => other,
+        }
+    }
+
+    fn resolve_address(
         &mut self,
         address: &str,
         sender: &Identity,
