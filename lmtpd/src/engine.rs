@@ -309,7 +309,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
     /// `AUTH mechanism [initial-response]`, with Cyrus's replies: 334 challenges, 235 on
     /// success, and Cyrus's one text for every failure but an unknown mechanism.
     fn auth(&mut self, arg: &[u8], out: &mut Vec<u8>) {
-        if self.authed || self.settings.local {
+        if self.authed {
             out.extend_from_slice(b"503 5.5.0 already authenticated\r\n");
             return;
         }
@@ -318,6 +318,19 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             None => (arg, None),
         };
         let mech = String::from_utf8_lossy(mech).into_owned();
+        if self.settings.local {
+            // The unix socket offers only EXTERNAL, which Cyrus then cannot complete (the
+            // client is trusted without it): a challenge, then the generic failure.
+            if !mech.eq_ignore_ascii_case("EXTERNAL") {
+                out.extend_from_slice(b"504 Unrecognized authentication type.\r\n");
+            } else if initial.is_some() {
+                out.extend_from_slice(b"501 5.5.4 undefined error!\r\n");
+            } else {
+                out.extend_from_slice(b"334 \r\n");
+                self.in_auth = true;
+            }
+            return;
+        }
         let result = match initial {
             Some(b"=") => self.store.auth_start(&mech, Some(b"")),
             // libsasl2 calls base64 cut short "incomplete", not wrong, and Cyrus then
@@ -337,6 +350,10 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         if line.first() == Some(&b'*') {
             self.store.auth_reset();
             out.extend_from_slice(b"501 5.5.4 client canceled authentication\r\n");
+            return;
+        }
+        if self.settings.local {
+            out.extend_from_slice(b"501 5.5.4 undefined error!\r\n");
             return;
         }
         let result = match base64_decode(line).filter(|d| !d.is_empty()) {

@@ -1,13 +1,16 @@
 //! Local delivery: one message, already received, into the store for one recipient, as
-//! Cyrus 3.6's lmtpd does it. lmtpd (and later `deliver` and Sieve) share this path.
+//! Cyrus 3.6's lmtpd does it. lmtpd files every message through here; `deliver` reaches it
+//! through lmtpd, as Cyrus's does, so there is one path.
 //!
 //! The caller resolves a recipient address with [`Deliverer::resolve`] (user, `+detail`
-//! folder, quota root), builds the final message with [`trace_headers`] in front of the
+//! folder, or a shared folder for `+folder`; quota root), builds the final message with [`trace_headers`] in front of the
 //! received bytes, and hands it to [`Deliverer::deliver`] with a list of [`Action`]s. For
 //! now the only action is filing into a mailbox; Sieve will produce longer lists. Each
 //! filing checks the duplicate database and the quota, appends (message file, cache and
 //! index record, all fsynced by [`Mailbox::append`]) and then records usage and the
-//! duplicate mark, so a 250 sent after [`Deliverer::deliver`] returns is durable.
+//! duplicate mark, so a 250 sent after [`Deliverer::deliver`] returns is durable. The mark
+//! comes after the append on purpose: a crash between them makes the MTA's retry a second
+//! copy, never a lost message (lib-cyrus/tests/delivery_crash.rs).
 //!
 //! Quota follows Cyrus's non-strict rule: a delivery is refused only when the root is over
 //! its storage limit already, or at its message limit (`lmtp_strict_quota` adds the message
@@ -333,8 +336,32 @@ impl<'c> Deliverer<'c> {
     }
 
     /// Resolves an RCPT TO address (without brackets) to a user, and checks the quota of
-    /// the target as Cyrus does at RCPT time (`size` from SIZE=, 0 if none).
+    /// the target as Cyrus does at RCPT time (`size` from SIZE=, 0 if none). An address
+    /// with no mailbox goes to the INBOX of `lmtp_catchall_mailbox` when that is set.
     pub fn resolve(
+        &mut self,
+        address: &str,
+        sender: &Identity,
+        size: u64,
+        ignore_quota: bool,
+    ) -> std::result::Result<Recipient, Failure> {
+        match self.resolve_address(address, sender, size, ignore_quota) {
+            Err(Failure::UserUnknown) => {
+                let catchall = self
+                    .config
+                    .string("lmtp_catchall_mailbox")
+                    .filter(|c| !c.is_empty())
+                    .ok_or(Failure::UserUnknown)?
+                    .to_string();
+                let mut r = self.resolve_address(&catchall, sender, size, ignore_quota)?;
+                r.address = address.to_string();
+                Ok(r)
+            }
+            other => other,
+        }
+    }
+
+    fn resolve_address(
         &mut self,
         address: &str,
         sender: &Identity,
