@@ -1982,3 +1982,35 @@ fn catchall_mailbox_as_debian() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// `autocreate_post`: mail for a user without an INBOX creates it (with the autocreate
+/// quota and folders) and is filed there, as Debian's lmtpd does; without the option the
+/// recipient is unknown.
+#[test]
+fn autocreate_post_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let extra =
+        "autocreate_post: yes\nautocreate_quota: 4096\nautocreate_inbox_folders: Sent|Trash\n";
+    let Some(ours) = instance_with("lmtpd-autocreate-ours", &our_bin("lmtpd"), extra) else {
+        return;
+    };
+    let Some(theirs) = instance_with("lmtpd-autocreate-debian", &debian, extra) else {
+        return;
+    };
+    let mut got = Vec::new();
+    for inst in [&theirs, &ours] {
+        let replies = deliver_one(&inst.sock, "carol", "<autocreate-1@example.org>");
+        let inbox = message_count(&mbexamine(inst, "user.carol").1);
+        let sent = mbexamine(inst, "user.carol.Sent").0;
+        got.push((replies, inbox, sent));
+    }
+    assert_eq!(got[1], got[0], "ours, then Debian's");
+    assert!(
+        got[1].0.iter().any(|l| l.starts_with("250")),
+        "{:?}",
+        got[1]
+    );
+}

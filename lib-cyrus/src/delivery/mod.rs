@@ -401,10 +401,20 @@ impl<'c> Deliverer<'c> {
         let name = mbname
             .to_internal(&self.ns.deletedprefix)
             .map_err(|_| Failure::UserUnknown)?;
-        let inbox = self
-            .mboxlist
-            .lookup_visible(&name)?
-            .ok_or(Failure::UserUnknown)?;
+        let inbox = match self.mboxlist.lookup_visible(&name)? {
+            Some(e) => e,
+            // `autocreate_post`: a missing INBOX is made on delivery, by the login rules.
+            None if self.config.switch("autocreate_post") => {
+                let admin = crate::auth::is_admin(self.config, &userid);
+                if !crate::mailbox::autocreate::inbox(self.config, &userid, admin)? {
+                    return Err(Failure::UserUnknown);
+                }
+                self.mboxlist
+                    .lookup_visible(&name)?
+                    .ok_or(Failure::UserUnknown)?
+            }
+            None => return Err(Failure::UserUnknown),
+        };
         let detail = match detail.filter(|d| !d.is_empty()) {
             Some(d) => self.detail_folder(&mbname, d, sender)?,
             None => None,
