@@ -98,7 +98,7 @@ impl Client {
     }
 
     fn work(&mut self) {
-        let keep = self.id % 2 == 0;
+        let keep = self.id.is_multiple_of(2);
         let mut session: Option<Conn> = None;
         while Instant::now() < self.deadline {
             if session.is_none() {
@@ -250,7 +250,7 @@ pub fn seed(port: u16, i: usize, seeds: &[Vec<u8>], count: u32) -> Result<u32, S
     while have < count {
         let m = &seeds[have as usize % seeds.len()];
         // Every third message arrives already read, so SEARCH UNSEEN has work both ways.
-        let command = if have % 3 == 0 {
+        let command = if have.is_multiple_of(3) {
             "APPEND INBOX (\\Seen)"
         } else {
             "APPEND INBOX"
