@@ -263,6 +263,14 @@ fn with_base(
         }
     }
 
+    if let [o, c] = &results[..] {
+        let per_run: Vec<String> = o
+            .iter()
+            .zip(c)
+            .map(|(a, b)| format!("{:.2}x", a.ops_per_sec() / b.ops_per_sec()))
+            .collect();
+        println!("ops/s ratio per run: {}", per_run.join(" "));
+    }
     // The best run of each side (highest ops/s), as the twoskip benchmark takes the best time.
     let best: Vec<Run> = results
         .into_iter()
