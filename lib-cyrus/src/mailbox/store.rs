@@ -534,7 +534,9 @@ impl Mailbox {
         let saved = self.index.clone();
         self.index.recentuid = uid;
         self.index.recenttime = now;
-        if let Err(e) = self.commit_header() {
+        // Not fsynced: losing it in a crash only shows some messages as \Recent again, and
+        // a SELECT or an IDLE that sees new mail must not wait for the disk.
+        if let Err(e) = write_at(&self.file, &self.index_path, &self.index.encode(), 0) {
             self.index = saved;
             return Err(e);
         }
