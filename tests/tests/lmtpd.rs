@@ -2014,3 +2014,79 @@ fn autocreate_post_as_debian() {
         got[1]
     );
 }
+
+/// Message files under `root` whose bytes contain `needle`, as (inode, link count).
+fn files_holding(root: &Path, needle: &str) -> Vec<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if m.is_dir() {
+                dirs.push(p);
+            } else if p.to_string_lossy().ends_with('.')
+                && std::fs::read(&p)
+                    .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                out.push((m.ino(), m.nlink()));
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// `singleinstancestore` (on by default): one message for two recipients on one partition
+/// is stored once, the second mailbox's file a hard link to the first, as Debian's does.
+#[test]
+fn one_message_for_two_recipients_is_stored_once_as_debian() {
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let Some(ours) = instance("lmtpd-sis-ours", &our_bin("lmtpd")) else {
+        return;
+    };
+    let Some(theirs) = instance("lmtpd-sis-debian", &debian) else {
+        return;
+    };
+    let mut shapes = Vec::new();
+    for inst in [&theirs, &ours] {
+        let mut c = Lmtp::connect(&inst.sock);
+        c.replies(1);
+        c.send("LHLO test");
+        c.replies(1);
+        c.send("MAIL FROM:<s@example.org>");
+        c.send("RCPT TO:<alice>");
+        c.send("RCPT TO:<bob+Trash>");
+        c.send("RCPT TO:<alice+Archive>");
+        let r = c.replies(4);
+        assert!(r.iter().all(|l| l.starts_with("250")), "{r:?}");
+        c.send("DATA");
+        c.replies(1);
+        for l in [
+            "Message-ID: <sis-1@example.org>",
+            "Subject: once",
+            "",
+            "stored once",
+            ".",
+        ] {
+            c.send(l);
+        }
+        let r = c.replies(3);
+        assert!(r.iter().all(|l| l.starts_with("250")), "{r:?}");
+        let files = files_holding(&inst.dir.join("spool"), "<sis-1@example.org>");
+        let inodes: std::collections::BTreeSet<u64> = files.iter().map(|f| f.0).collect();
+        let links: Vec<u64> = files.iter().map(|f| f.1).collect();
+        shapes.push((files.len(), inodes.len(), links));
+    }
+    assert_eq!(
+        shapes[1], shapes[0],
+        "ours, then Debian's: (files, inodes, link counts)"
+    );
+    assert_eq!(shapes[1].1, 1, "one inode for all three names");
+}

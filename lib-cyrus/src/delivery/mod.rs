@@ -316,6 +316,9 @@ pub struct Deliverer<'c> {
     mboxlist: MailboxList,
     quota: QuotaDb,
     duplicate: Option<DuplicateDb>,
+    /// The message file last written and its GUID: the next mailbox to get the same
+    /// message links to it (`singleinstancestore`).
+    stored: Option<(crate::mailbox::index::Guid, PathBuf)>,
 }
 
 impl<'c> Deliverer<'c> {
@@ -332,6 +335,7 @@ impl<'c> Deliverer<'c> {
             mboxlist: MailboxList::open(config, None)?,
             quota: QuotaDb::open(config)?,
             duplicate,
+            stored: None,
         })
     }
 
@@ -620,7 +624,7 @@ impl<'c> Deliverer<'c> {
         let uid = {
             let _lock = quota::name_lock(self.config, &uniqueid, true)?;
             let mut mb = Mailbox::open(&dir, LockMode::Write)?;
-            let rec = mb.append(&Append {
+            let append = Append {
                 message: msg,
                 guid: parsed.guid,
                 internaldate: now,
@@ -631,7 +635,17 @@ impl<'c> Deliverer<'c> {
                 user_flags: [0; 4],
                 cache: &parsed.cache,
                 now,
-            })?;
+            };
+            let source = self
+                .stored
+                .as_ref()
+                .filter(|(g, _)| *g == parsed.guid && self.config.switch("singleinstancestore"))
+                .map(|(_, p)| p.clone());
+            let rec = match &source {
+                Some(src) => mb.append_linked(&append, src)?,
+                None => mb.append(&append)?,
+            };
+            self.stored = Some((parsed.guid, mb.message_path(rec.uid)));
             rec.uid
         };
         if let Some(root) = self.quota_root(&entry)? {
