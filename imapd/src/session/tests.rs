@@ -682,3 +682,35 @@ fn expunge_mode_immediate_removes_files_and_records() {
         "{out:?}"
     );
 }
+
+#[test]
+fn copy_links_the_message_file_instead_of_writing_it_again() {
+    use std::os::unix::fs::MetadataExt;
+    let st = store("copy-link");
+    let mut s = session(&st, "alice");
+    run(
+        &mut s,
+        CommandKind::Create {
+            mailbox: "INBOX.Copies".into(),
+            special_use: vec![],
+        },
+    );
+    run(&mut s, append("INBOX", &[], MSG));
+    run(&mut s, select("INBOX"));
+    let out = run(
+        &mut s,
+        CommandKind::Copy {
+            uid: false,
+            set: SeqSet(vec![(SeqNum::Num(1), SeqNum::Num(1))]),
+            mailbox: "INBOX.Copies".into(),
+        },
+    );
+    assert!(tagged(&out).starts_with("t OK [COPYUID "), "{out:?}");
+    let src = s.selected().map(|x| x.dir.join("1.")).expect("selected");
+    let meta = std::fs::metadata(&src).unwrap();
+    assert_eq!(
+        meta.nlink(),
+        2,
+        "the copy is a hard link (singleinstancestore)"
+    );
+}
