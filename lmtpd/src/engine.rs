@@ -76,6 +76,8 @@ pub struct Settings {
     pub max_message: usize,
     /// `lmtp_over_quota_perm_failure`.
     pub over_quota_perm: bool,
+    /// A TLS certificate is configured: STARTTLS is offered until TLS is on.
+    pub tls: bool,
 }
 
 /// What the caller does next.
@@ -87,6 +89,8 @@ pub enum Next {
     Data,
     /// Close the connection.
     Quit,
+    /// Run the TLS handshake (after `220` to STARTTLS), then call [`Engine::tls_started`].
+    StartTls,
 }
 
 /// Makes Cyrus-shaped session ids (`servername-time-pid-counter-random`).
@@ -118,6 +122,8 @@ pub struct Engine<S: Store, I: SessionIds> {
     authed: bool,
     /// A SASL exchange waits for the client's next response line.
     in_auth: bool,
+    /// TLS is on (after STARTTLS).
+    tls_active: bool,
 }
 
 fn upper_prefix(line: &[u8], word: &str) -> bool {
@@ -177,6 +183,7 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             in_data: false,
             authed: false,
             in_auth: false,
+            tls_active: false,
         }
     }
 
@@ -209,6 +216,20 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
         self.session_id = self.ids.next_id();
     }
 
+    /// The store, for what the I/O loop learns (the TLS layer).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The handshake after STARTTLS succeeded: as RFC 3207 §4.2 says, the client starts
+    /// over with LHLO, and what it sent before counts for nothing.
+    pub fn tls_started(&mut self) {
+        self.tls_active = true;
+        self.helo.clear();
+        self.reset();
+        self.store.auth_reset();
+    }
+
     /// Takes one line (line end removed); the caller reads what [`Next`] says next.
     pub fn line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Next {
         if self.in_data {
@@ -231,6 +252,9 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
                 r.push_str(&format!("250-SIZE {}\r\n", s.max_message));
             } else {
                 r.push_str("250-SIZE\r\n");
+            }
+            if s.tls && !self.tls_active && !self.authed {
+                r.push_str("250-STARTTLS\r\n");
             }
             if s.local {
                 r.push_str("250-AUTH EXTERNAL\r\n");
@@ -290,6 +314,14 @@ impl<S: Store, I: SessionIds> Engine<S, I> {
             "QUIT" => {
                 out.extend_from_slice(b"221 2.0.0 bye\r\n");
                 Next::Quit
+            }
+            "STARTTLS" if self.settings.tls => {
+                if self.tls_active {
+                    out.extend_from_slice(b"454 4.3.3 Already successfully executed STARTTLS\r\n");
+                    return Next::Command;
+                }
+                out.extend_from_slice(b"220 Begin TLS negotiation now\r\n");
+                Next::StartTls
             }
             _ if upper.starts_with("VRFY ") && upper.len() > 5 => {
                 out.extend_from_slice(b"252 2.3.3 try RCPT to attempt delivery\r\n");
@@ -646,6 +678,7 @@ mod tests {
             local,
             max_message: max,
             over_quota_perm: false,
+            tls: false,
         };
         let mut e = Engine::new(settings, Fake(Vec::new()), Ids(0));
         let mut out = Vec::new();

@@ -20,6 +20,7 @@ use cyrus::config::Config;
 use cyrus::delivery::{self, Deliverer, DeliveryOptions, Failure, Outcome, Recipient, Trace};
 use cyrus::service::{self, Connection, Context, Worker};
 use cyrus::syslog::{self, Level};
+use cyrus::tls::{TlsConfig, Wire};
 
 use engine::{Engine, Envelope, Next, SessionIds, Settings, Store, MAX_COMMAND_LINE};
 
@@ -40,12 +41,18 @@ struct LocalStore<'c> {
     with: &'static str,
     /// The SASL connection of a TCP client, made on first use and again after a failure.
     sasl: Option<Server>,
+    /// After STARTTLS: the TLS layer's SSF and client certificate name, for SASL.
+    external: Option<(u32, Option<String>)>,
 }
 
 impl LocalStore<'_> {
     fn sasl(&mut self) -> Result<&mut Server, SaslError> {
         if self.sasl.is_none() {
-            self.sasl = Some(Server::new(self.config, "lmtp")?);
+            let mut server = Server::new(self.config, "lmtp")?;
+            if let Some((ssf, peer)) = &self.external {
+                server.set_external(*ssf, peer.as_deref())?;
+            }
+            self.sasl = Some(server);
         }
         self.sasl.as_mut().ok_or(SaslError::FAIL)
     }
@@ -236,10 +243,15 @@ fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> io::Result
     Ok(Some(fitted))
 }
 
-struct Lmtpd;
+struct Lmtpd {
+    /// The TLS context, built once per process; `None` without a certificate.
+    tls: Option<TlsConfig>,
+}
 
 impl Worker for Lmtpd {
     fn init(&mut self, ctx: &Context) -> Result<(), String> {
+        // A broken TLS setup is logged by from_config; STARTTLS is then not offered.
+        self.tls = TlsConfig::from_config(&ctx.config, "lmtp").ok().flatten();
         // The unix socket needs no SASL, so a broken SASL setup is logged, not fatal: TCP
         // clients then find no AUTH mechanism and cannot deliver.
         if let Err(e) = auth::init(&ctx.config) {
@@ -279,6 +291,7 @@ impl Worker for Lmtpd {
             // Over TCP nothing is delivered before AUTH, so every delivery is authenticated.
             with: "LMTPA",
             sasl: None,
+            external: None,
         };
         let settings = Settings {
             servername: servername.clone(),
@@ -286,6 +299,7 @@ impl Worker for Lmtpd {
             local,
             max_message: usize::try_from(config.int("maxmessagesize").max(0)).unwrap_or(0),
             over_quota_perm: config.switch("lmtp_over_quota_perm_failure"),
+            tls: self.tls.is_some(),
         };
         let ids = Ids {
             prefix: format!("{servername}-{}-{}", now(), std::process::id()),
@@ -293,7 +307,7 @@ impl Worker for Lmtpd {
         };
         let mut engine = Engine::new(settings, store, ids);
         let mut out = engine.greeting().into_bytes();
-        let mut input = BufReader::new(conn);
+        let mut input = BufReader::new(Wire::plain(conn));
         let mut next = Next::Command;
         let mut line = Vec::new();
         loop {
@@ -305,7 +319,26 @@ impl Worker for Lmtpd {
                 out.clear();
             }
             if next == Next::Quit {
+                input.get_mut().shutdown();
                 return;
+            }
+            if next == Next::StartTls {
+                if !out.is_empty() && input.get_mut().write_all(&out).is_err() {
+                    return;
+                }
+                out.clear();
+                // What the client pipelined in plaintext is dropped with the old reader.
+                match input.into_inner().start_tls(self.tls.as_ref(), "STARTTLS") {
+                    Ok((w, info)) => {
+                        engine.store_mut().external = Some((info.bits, info.peer_cn.clone()));
+                        engine.tls_started();
+                        input = BufReader::new(w);
+                        next = Next::Command;
+                        continue;
+                    }
+                    // After a failed handshake the stream is in no known state: hang up.
+                    Err(_) => return,
+                }
             }
             let max = match next {
                 Next::Data => engine.data_budget(),
@@ -325,7 +358,7 @@ impl Worker for Lmtpd {
 }
 
 fn main() {
-    service::run(Lmtpd)
+    service::run(Lmtpd { tls: None })
 }
 
 #[cfg(test)]

@@ -571,12 +571,26 @@ fn stored_bytes_match_debian_for_awkward_messages() {
 /// Our master with our lmtpd and Debian's, each on its own TCP port of 127.0.0.1, on one
 /// reference spool; (dir, conf, our port, Debian's port, master).
 fn tcp_pair(tag: &str, debian: &Path) -> Option<(Scratch, PathBuf, u16, u16, Master)> {
+    tcp_pair_with(tag, debian, "")
+}
+
+/// [`tcp_pair`] with `extra` appended to imapd.conf (`{dir}` stands for the instance).
+fn tcp_pair_with(
+    tag: &str,
+    debian: &Path,
+    extra: &str,
+) -> Option<(Scratch, PathBuf, u16, u16, Master)> {
     if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
         eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
         return None;
     }
     let dir = Scratch::new(tag);
     let conf = reference_instance(&dir)?;
+    if !extra.is_empty() {
+        let text = std::fs::read_to_string(&conf).ok()?
+            + &extra.replace("{dir}", &dir.path().to_string_lossy());
+        std::fs::write(&conf, text).ok()?;
+    }
     let (ours, theirs) = (free_port(), free_port());
     let text = format!(
         "SERVICES {{\n  lmtp cmd=\"{o} -C {c}\" listen=\"127.0.0.1:{ours}\" prefork=0\n  lmtpd cmd=\"{d} -C {c}\" listen=\"127.0.0.1:{theirs}\" prefork=0\n}}\n",
@@ -2089,4 +2103,94 @@ fn one_message_for_two_recipients_is_stored_once_as_debian() {
         "ours, then Debian's: (files, inodes, link counts)"
     );
     assert_eq!(shapes[1].1, 1, "one inode for all three names");
+}
+
+/// STARTTLS over TCP, side by side with Debian's lmtpd on one certificate: LHLO offers it,
+/// the handshake works, LHLO starts over under TLS, and AUTH and a delivery follow, every
+/// reply compared line by line.
+#[test]
+fn starttls_as_debian() {
+    use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+    let Some(debian) = debian_bin("lmtpd") else {
+        eprintln!("skipped: Debian's lmtpd is not installed");
+        return;
+    };
+    let (cert, key) = e2e::tls::self_signed();
+    let certs = std::env::temp_dir().join(format!("lmtp-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&certs).expect("cert dir");
+    std::fs::write(certs.join("server.crt"), cert).expect("cert");
+    std::fs::write(certs.join("server.key"), key).expect("key");
+    let _ = Command::new("chmod")
+        .arg("-R")
+        .arg("a+rX")
+        .arg(&certs)
+        .status();
+    let extra = format!(
+        "tls_server_cert: {c}/server.crt\ntls_server_key: {c}/server.key\n",
+        c = certs.display()
+    );
+    let Some((_dir, _conf, ours, theirs, _m)) = tcp_pair_with("lmtpd-tls", &debian, &extra) else {
+        return;
+    };
+    let mut b = SslConnector::builder(SslMethod::tls_client()).expect("client context");
+    b.set_verify(SslVerifyMode::NONE);
+    let connector = b.build();
+    let plain = format!(
+        "AUTH PLAIN {}",
+        cyrus::auth::base64_encode(b"\0admin\0secret")
+    );
+    let session = |port: u16| -> Vec<String> {
+        let mut got = Vec::new();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let mut r = BufReader::new(tcp);
+        let mut reply = |r: &mut dyn BufRead, got: &mut Vec<String>| loop {
+            let mut l = String::new();
+            if r.read_line(&mut l).unwrap_or(0) == 0 {
+                got.push("<closed>".into());
+                return;
+            }
+            let l = l.trim_end().to_string();
+            let last = is_last_line(&l);
+            got.push(normalise(&l));
+            if last {
+                return;
+            }
+        };
+        reply(&mut r, &mut got);
+        for cmd in ["LHLO test", "STARTTLS"] {
+            r.get_mut()
+                .write_all(format!("{cmd}\r\n").as_bytes())
+                .expect("send");
+            reply(&mut r, &mut got);
+        }
+        let tls = connector
+            .connect("localhost", r.into_inner())
+            .expect("handshake");
+        let mut r = BufReader::new(tls);
+        for cmd in [
+            "LHLO again",
+            "STARTTLS",
+            plain.as_str(),
+            "MAIL FROM:<s@example.org>",
+            "RCPT TO:<bob>",
+            "DATA",
+        ] {
+            r.get_mut()
+                .write_all(format!("{cmd}\r\n").as_bytes())
+                .expect("send");
+            reply(&mut r, &mut got);
+        }
+        r.get_mut()
+            .write_all(b"Subject: over TLS\r\n\r\nsecret\r\n.\r\nQUIT\r\n")
+            .expect("send");
+        reply(&mut r, &mut got);
+        reply(&mut r, &mut got);
+        got
+    };
+    let want = session(theirs);
+    let got = session(ours);
+    let _ = std::fs::remove_dir_all(&certs);
+    assert_eq!(got, want, "ours, then Debian's");
+    assert!(want.iter().any(|l| l.contains("STARTTLS")), "{want:?}");
 }
