@@ -2144,7 +2144,7 @@ fn starttls_as_debian() {
         let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
         tcp.set_read_timeout(Some(Duration::from_secs(30))).ok();
         let mut r = BufReader::new(tcp);
-        let mut reply = |r: &mut dyn BufRead, got: &mut Vec<String>| loop {
+        let reply = |r: &mut dyn BufRead, got: &mut Vec<String>| loop {
             let mut l = String::new();
             if r.read_line(&mut l).unwrap_or(0) == 0 {
                 got.push("<closed>".into());
