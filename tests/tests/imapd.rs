@@ -566,3 +566,31 @@ fn hostile_literals_are_refused_with_bounded_memory() {
         "the worker grew from {before} kB to {after} kB"
     );
 }
+
+/// Proxy authorization as Cyrus allows it: an admin who authenticates with another user's
+/// name as the SASL authorization identity works as that user; a plain user cannot.
+#[test]
+fn admins_may_act_as_another_user() {
+    let Some(inst) = start("imapd-proxy") else {
+        return;
+    };
+    let auth = |authz: &str, authn: &str| -> Vec<String> {
+        let mut c = Imap::connect(inst.port);
+        c.response();
+        let token =
+            cyrus::auth::base64_encode(format!("{authz}\0{authn}\0{REF_PASSWORD}").as_bytes());
+        c.send(&format!("a AUTHENTICATE PLAIN {token}"));
+        let mut r = c.until_tagged("a");
+        if r.last().is_some_and(|l| l.starts_with("a OK")) {
+            c.send("b SELECT INBOX");
+            r.extend(c.until_tagged("b"));
+        }
+        r
+    };
+    let r = auth("alice", "admin");
+    assert!(r.iter().any(|l| l.starts_with("a OK")), "{r:?}");
+    // alice's INBOX (16 messages in the reference), not an admin's view.
+    assert!(r.iter().any(|l| l == "* 16 EXISTS"), "{r:?}");
+    let r = auth("alice", "bob");
+    assert!(r.last().is_some_and(|l| l.starts_with("a NO")), "{r:?}");
+}

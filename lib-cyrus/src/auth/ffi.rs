@@ -23,6 +23,7 @@ const CB_LIST_END: c_ulong = 0;
 const CB_GETOPT: c_ulong = 1;
 const CB_LOG: c_ulong = 2;
 const CB_CANON_USER: c_ulong = 0x8007;
+const CB_PROXY_POLICY: c_ulong = 0x8001;
 const USERNAME: c_int = 0;
 const SSF_EXTERNAL: c_int = 100;
 const SEC_PROPS: c_int = 101;
@@ -117,9 +118,45 @@ extern "C" {
 pub type OptionLookup = fn(plugin: Option<&str>, option: &str) -> Option<&'static CStr>;
 /// Canonicalises a user name for libsasl2; `None` refuses it.
 pub type Canonify = fn(user: &str) -> Option<String>;
+/// Whether the authenticated `authid` may act as `authzid` (a different user).
+pub type ProxyPolicy = fn(authzid: &str, authid: &str) -> bool;
 
 static LOOKUP: OnceLock<OptionLookup> = OnceLock::new();
 static CANON: OnceLock<Canonify> = OnceLock::new();
+static PROXY: OnceLock<ProxyPolicy> = OnceLock::new();
+
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C" fn proxy_cb(
+    _conn: *mut RawConn,
+    _context: *mut c_void,
+    requested: *const c_char,
+    rlen: c_uint,
+    auth_identity: *const c_char,
+    alen: c_uint,
+    _def_realm: *const c_char,
+    _urlen: c_uint,
+    _propctx: *mut c_void,
+) -> c_int {
+    // SAFETY: libsasl2 gives `rlen` and `alen` readable bytes at the two identities.
+    unsafe {
+        if requested.is_null() || auth_identity.is_null() {
+            return BADAUTH;
+        }
+        let authz = std::slice::from_raw_parts(requested.cast::<u8>(), rlen as usize);
+        let authn = std::slice::from_raw_parts(auth_identity.cast::<u8>(), alen as usize);
+        if authz == authn {
+            return OK;
+        }
+        let (Ok(authz), Ok(authn)) = (std::str::from_utf8(authz), std::str::from_utf8(authn))
+        else {
+            return BADAUTH;
+        };
+        match PROXY.get() {
+            Some(policy) if policy(authz, authn) => OK,
+            _ => BADAUTH,
+        }
+    }
+}
 
 unsafe extern "C" fn log_cb(_context: *mut c_void, level: c_int, message: *const c_char) -> c_int {
     if message.is_null() {
@@ -213,9 +250,36 @@ unsafe extern "C" fn canon_cb(
 
 /// `sasl_server_init` with our option lookup and user canonicalisation; call it
 /// before any other function here.
-pub fn server_init(lookup: OptionLookup, canon: Canonify, appname: &CStr) -> c_int {
+pub fn server_init(
+    lookup: OptionLookup,
+    canon: Canonify,
+    proxy: ProxyPolicy,
+    appname: &CStr,
+) -> c_int {
     // The callback table must outlive the library's use of it: leak it once.
-    let table: &'static [Callback; 4] = Box::leak(Box::new([
+    let table: &'static [Callback; 5] = Box::leak(Box::new([
+        Callback {
+            id: CB_PROXY_POLICY,
+            // SAFETY: libsasl2 calls a PROXY_POLICY callback with exactly proxy_cb's
+            // signature (sasl_authorize_t).
+            proc_: Some(unsafe {
+                std::mem::transmute::<
+                    unsafe extern "C" fn(
+                        *mut RawConn,
+                        *mut c_void,
+                        *const c_char,
+                        c_uint,
+                        *const c_char,
+                        c_uint,
+                        *const c_char,
+                        c_uint,
+                        *mut c_void,
+                    ) -> c_int,
+                    unsafe extern "C" fn(),
+                >(proxy_cb)
+            }),
+            context: ptr::null_mut(),
+        },
         Callback {
             id: CB_LOG,
             // SAFETY: libsasl2 calls a LOG callback with exactly log_cb's signature.
@@ -275,6 +339,7 @@ pub fn server_init(lookup: OptionLookup, canon: Canonify, appname: &CStr) -> c_i
     // A second init keeps the first functions, as libsasl2 keeps its first callbacks.
     let _ = LOOKUP.set(lookup);
     let _ = CANON.set(canon);
+    let _ = PROXY.set(proxy);
     // SAFETY: `table` is 'static and ends with CB_LIST_END; `appname` is NUL-terminated and
     // libsasl2 copies it.
     unsafe { sasl_server_init(table.as_ptr(), appname.as_ptr()) }

@@ -49,6 +49,8 @@ struct Rules {
     sasl: HashMap<String, &'static CStr>,
     tolower: bool,
     loginrealms: Vec<String>,
+    /// `admins` and `proxyservers`: who may act as another user (SASL authorization).
+    proxies: Vec<String>,
 }
 
 static RULES: OnceLock<Rules> = OnceLock::new();
@@ -72,7 +74,19 @@ fn rules_of(config: &Config) -> Rules {
         sasl,
         tolower: config.switch("username_tolower"),
         loginrealms: words(config.string("loginrealms")),
+        proxies: words(config.string("admins"))
+            .into_iter()
+            .chain(words(config.string("proxyservers")))
+            .collect(),
     }
+}
+
+/// Cyrus's proxy policy: an admin or a `proxyservers` member may log in as another user by
+/// giving that user as the SASL authorization identity.
+fn proxy_callback(_authzid: &str, authid: &str) -> bool {
+    RULES
+        .get()
+        .is_some_and(|r| r.proxies.iter().any(|p| p == authid))
 }
 
 fn words(s: Option<&str>) -> Vec<String> {
@@ -136,7 +150,7 @@ fn canonify(rules: &Rules, user: &str, sasl: bool) -> Option<String> {
 /// `sasl_*` options and userid rules of `config`; later calls keep the first configuration.
 pub fn init(config: &Config) -> Result<(), SaslError> {
     let _ = RULES.set(rules_of(config));
-    let r = ffi::server_init(lookup_option, canon_callback, c"Cyrus");
+    let r = ffi::server_init(lookup_option, canon_callback, proxy_callback, c"Cyrus");
     if r == ffi::OK {
         Ok(())
     } else {
@@ -157,6 +171,7 @@ fn rules_of_light(config: &Config) -> Rules {
         sasl: HashMap::new(),
         tolower: config.switch("username_tolower"),
         loginrealms: words(config.string("loginrealms")),
+        proxies: Vec::new(),
     }
 }
 
