@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use cyrus::acl::Rights;
 use cyrus::annotations::{Annotations, Scope, Target as AnnotTarget};
-use cyrus::mboxlist::{Include, MboxEntry};
+use cyrus::mboxlist::{BaseType, Include, MboxEntry};
 use cyrus::mboxname::MbName;
 use cyrus::subscriptions::Subscriptions;
 
@@ -90,7 +90,10 @@ impl Session {
         let mut v: Vec<(u8, Candidate)> = Vec::new();
         for entry in entries {
             let mbname = MbName::from_internal(&entry.name, &deleted);
-            if mbname.deleted.is_some() {
+            // Sieve script stores, DAV collections and the like are not IMAP mailboxes:
+            // Cyrus 3.6 leaves them out of LIST (`MBTYPES_NONIMAP`), and clients that
+            // sync every folder (mbsync) would otherwise try to SELECT `INBOX.#sieve`.
+            if mbname.deleted.is_some() || entry.mbtype.base != BaseType::Email {
                 continue;
             }
             let rights = self.rights_on(&entry, &mbname);
