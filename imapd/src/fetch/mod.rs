@@ -129,10 +129,13 @@ struct Plan<'a> {
     /// Every other `BODY[...]`, client order.
     sections: Vec<BodyItem<'a>>,
     /// `BINARY[...]`, client order: part path and partial.
-    binaries: Vec<(&'a [u32], Option<(u32, u32)>)>,
+    binaries: Vec<BinaryItem<'a>>,
     /// `BINARY.SIZE[...]`, client order.
     binary_sizes: Vec<&'a [u32]>,
 }
+
+/// A `BINARY[part]<partial>` item: the part path and the partial range.
+type BinaryItem<'a> = (&'a [u32], Option<(u32, u32)>);
 
 impl<'a> Plan<'a> {
     fn new(items: &'a [FetchAtt]) -> Result<Plan<'a>, FetchError> {

@@ -76,6 +76,19 @@ pub fn astring(out: &mut Vec<u8>, s: &[u8]) {
     }
 }
 
+/// `BINARY[...]` data (RFC 3516 §4.2): the decoded bytes cut to `partial`, as a literal, or
+/// a literal8 (`~{n}`) when they hold a NUL, which a plain literal may not carry.
+pub fn binary_data(out: &mut Vec<u8>, data: &[u8], partial: Option<(u32, u32)>) {
+    let (start, len) = partial_range(data.len() as u64, partial);
+    let start = start as usize;
+    let bytes = data.get(start..start + len as usize).unwrap_or_default();
+    if bytes.contains(&0) {
+        out.push(b'~');
+    }
+    out.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
+    out.extend_from_slice(bytes);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,17 +161,4 @@ mod tests {
             assert_eq!(out, *o, "{}", String::from_utf8_lossy(i));
         }
     }
-}
-
-/// `BINARY[...]` data (RFC 3516 §4.2): the decoded bytes cut to `partial`, as a literal, or
-/// a literal8 (`~{n}`) when they hold a NUL, which a plain literal may not carry.
-pub fn binary_data(out: &mut Vec<u8>, data: &[u8], partial: Option<(u32, u32)>) {
-    let (start, len) = partial_range(data.len() as u64, partial);
-    let start = start as usize;
-    let bytes = data.get(start..start + len as usize).unwrap_or_default();
-    if bytes.contains(&0) {
-        out.push(b'~');
-    }
-    out.extend_from_slice(format!("{{{}}}\r\n", bytes.len()).as_bytes());
-    out.extend_from_slice(bytes);
 }
