@@ -332,6 +332,9 @@ fn mbsync_pulls_and_pushes_a_folder_tree() {
     std::fs::create_dir_all(&local).expect("mkdir");
     let rc = scratch.write("mbsyncrc", &mbsyncrc(server.port, &local));
 
+    // Connecting waits for master's listener; mbsync would not.
+    let mut c = server.login("alice");
+
     // (a) Pull: every IMAP mailbox of alice arrives, message for message, byte for byte
     // (against the spool's own files), with its system flags as Maildir flags.
     run_mbsync(&bin, &rc, &[], "pull");
@@ -353,7 +356,6 @@ fn mbsync_pulls_and_pushes_a_folder_tree() {
         want.keys().cloned().collect::<Vec<_>>(),
         "Maildir folders after the pull (no #sieve: it is not an IMAP mailbox)"
     );
-    let mut c = server.login("alice");
     for (folder, (ext, count, spool)) in &want {
         let files = synced(&local.join(folder));
         assert_eq!(files.len(), *count, "{folder}: messages pulled");
