@@ -581,6 +581,20 @@ fn sieve_store_is_no_imap_mailbox() {
     }
 }
 
+/// LSUB as Debian's real imapd answered it on the same spool (tests/data/lsub-real-cyrus.txt):
+/// `\HasChildren` for a subscribed child, and a `%` that stops above a subscription shows the
+/// unsubscribed parent as `\Noselect` (RFC 3501 §6.3.9). A client that lists with LSUB
+/// builds its folder tree from these.
+#[test]
+fn lsub_matches_real_cyrus() {
+    let Some(server) = Server::start("imapd-lsub") else {
+        return;
+    };
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/lsub-real-cyrus.txt");
+    let diffs = e2e::imap::replay(server.port, &file);
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Debian's master
 
