@@ -3,8 +3,10 @@
 //! - isync's `mbsync` pulls alice's folder tree from a copy of the reference spool into
 //!   Maildirs, pushes a new folder tree, flag changes and a deletion back, and then finds
 //!   nothing left to do;
-//! - Debian's `master` runs our imapd, and our worker's ready/busy reports keep its
-//!   accounting right;
+//! - what mbsync showed: the sieve script store stays out of LIST and SELECT, and LSUB
+//!   answers as real Cyrus does on the same spool;
+//! - Debian's `master` runs our imapd: our worker's "busy" report makes it fork for
+//!   prefork=1, and a worker goes back to serving after its client leaves;
 //! - the extra FETCH recordings of real Cyrus (imapd/tests/data/fetch-sections.txt) replay
 //!   byte for byte through the server.
 //!
@@ -101,14 +103,10 @@ fn reference_folders() -> BTreeMap<String, (String, usize, PathBuf)> {
             .lines()
             .find_map(|l| l.trim().strip_prefix("Path to mailbox: @INSTANCE@/spool/"))
             .expect("mailbox path");
-        let folder = match name.strip_prefix("user.alice.") {
-            Some(rest) => rest.replace('.', "/"),
-            None => "INBOX".to_string(),
-        };
-        let ext = match name.strip_prefix("user.alice") {
-            Some("") => "INBOX".to_string(),
-            Some(rest) => format!("INBOX{rest}"),
-            None => unreachable!(),
+        // user.alice is INBOX, user.alice.A.B is INBOX.A.B, and the Maildir folder A/B.
+        let (ext, folder) = match name.strip_prefix("user.alice.") {
+            Some(rest) => (format!("INBOX.{rest}"), rest.replace('.', "/")),
+            None => ("INBOX".to_string(), "INBOX".to_string()),
         };
         let dir = reference_dir().join("spool/partition-default").join(path);
         out.insert(folder, (ext, count, dir));
