@@ -307,13 +307,20 @@ impl Server {
 
     /// [`Server::start`] on the reference copy (`spool`) or on an empty instance.
     pub fn start_on(tag: &str, spool: bool) -> Option<Server> {
-        Server::launch(tag, spool, &our_bin("master"), "prefork=1 maxchild=10")
+        Server::launch(tag, spool, &our_bin("master"), "prefork=1 maxchild=10", "")
     }
 
     /// `master` (ours or Debian's) serving our imapd as service `imap`, with the cyrus.conf
-    /// service options `opts`; `None`, with a note, when root, the cyrus user, Debian's
-    /// cyrus-common or the reference data are missing.
-    pub fn launch(tag: &str, spool: bool, master: &Path, opts: &str) -> Option<Server> {
+    /// service options `opts` and `extra_conf` lines added to imapd.conf; `None`, with a
+    /// note, when root, the cyrus user, Debian's cyrus-common or the reference data are
+    /// missing.
+    pub fn launch(
+        tag: &str,
+        spool: bool,
+        master: &Path,
+        opts: &str,
+        extra_conf: &str,
+    ) -> Option<Server> {
         if !is_root() || cyrus_ids().is_none() || debian_bin("ctl_cyrusdb").is_none() {
             eprintln!("skipped: needs root, the cyrus user and Debian's cyrus-common");
             return None;
@@ -324,6 +331,11 @@ impl Server {
         } else {
             empty_instance(&dir)?
         };
+        if !extra_conf.is_empty() {
+            let mut text = std::fs::read_to_string(&conf).ok()?;
+            text.push_str(extra_conf);
+            std::fs::write(&conf, text).ok()?;
+        }
         let port = free_port();
         let text = format!(
             "SERVICES {{\n  imap cmd=\"{p} -C {c}\" listen=\"127.0.0.1:{port}\" {opts}\n}}\n",

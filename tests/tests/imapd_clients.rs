@@ -5,8 +5,9 @@
 //!   nothing left to do;
 //! - what mbsync showed: the sieve script store stays out of LIST and SELECT, and LSUB
 //!   answers as real Cyrus does on the same spool;
-//! - Debian's `master` runs our imapd: our worker's "busy" report makes it fork for
-//!   prefork=1, and a worker goes back to serving after its client leaves;
+//! - Debian's `master` runs our imapd: our workers' "busy" and "ready" reports move its
+//!   own count of ready workers (its Prometheus report) and make it fork for prefork=1,
+//!   and a worker goes back to serving after its client leaves;
 //! - the extra FETCH recordings of real Cyrus (imapd/tests/data/fetch-sections.txt) replay
 //!   byte for byte through the server.
 //!
@@ -639,64 +640,88 @@ fn session(port: u16, n: usize) {
     ok(&mut c, "a6", "LOGOUT");
 }
 
+/// Debian's master's own count of ready `imap` workers, from the Prometheus report it
+/// rewrites every second (`prometheus_enabled`); `None` while there is none to read.
+fn ready_workers(server: &Server) -> Option<u32> {
+    let report = std::fs::read_to_string(server.dir.join("conf/stats/master.txt")).ok()?;
+    report.lines().find_map(|l| {
+        let rest = l.strip_prefix("cyrus_master_ready_workers{service=\"imap\"")?;
+        rest.split("} ").nth(1)?.split(' ').next()?.parse().ok()
+    })
+}
+
+/// Waits until Debian's master counts `n` ready imap workers.
+fn wait_ready(server: &Server, n: u32, why: &str) {
+    wait_for(
+        &format!("Debian's master to count {n} ready ({why})"),
+        SOON,
+        || (ready_workers(server) == Some(n)).then_some(()),
+    );
+}
+
+/// A client connected and greeted, holding a worker.
+fn hold(port: u16) -> Imap {
+    let mut c = Imap::connect(port);
+    let greeting = c.response().map(|r| escape(&r)).unwrap_or_default();
+    assert!(greeting.starts_with("* OK "), "{greeting}");
+    ok(&mut c, "b1", &format!("LOGIN alice {REF_PASSWORD}"));
+    ok(&mut c, "b2", "EXAMINE INBOX");
+    c
+}
+
 #[test]
 fn debian_master_runs_our_imapd() {
     let Some(debian) = debian_bin("master") else {
         eprintln!("skipped: Debian's cyrus master (cyrus-common) is not installed");
         return;
     };
-    // prefork=1: one idle worker at all times. maxchild=2: never more than two workers, so
-    // the second and third sessions below can only be served if the first worker, done
-    // with its client, went back to accepting.
-    let Some(mut server) = Server::launch("imapd-debmaster", true, &debian, "prefork=1 maxchild=2")
-    else {
+    // prefork=1: one idle worker at all times; maxchild=2: never more than two. Debian's
+    // master reports its count of ready workers, which only our workers' status messages
+    // move, in conf/stats/master.txt.
+    let Some(mut server) = Server::launch(
+        "imapd-debmaster",
+        true,
+        &debian,
+        "prefork=1 maxchild=2",
+        "prometheus_enabled: yes\nprometheus_update_freq: 1s\n",
+    ) else {
         return;
     };
     let first = wait_for("Debian's master to prefork one imapd", SOON, || {
         let w = imapd_workers(&mut server.master);
         (w.len() == 1).then(|| w[0])
     });
+    wait_ready(&server, 1, "the preforked worker");
     // A client holding the worker makes it report "busy"; Debian's master, down to no
     // ready worker, forks a second one. Without that report it would fork nothing.
-    let mut held = Imap::connect(server.port);
-    let greeting = held.response().map(|r| escape(&r)).unwrap_or_default();
-    assert!(greeting.starts_with("* OK "), "{greeting}");
+    let held = hold(server.port);
     let both = wait_for("a second worker for prefork=1", SOON, || {
         let w = imapd_workers(&mut server.master);
         (w.len() == 2).then_some(w)
     });
     assert!(both.contains(&first), "{both:?}");
-    held.send("h1 LOGOUT");
-    held.until_tagged("h1");
+    // Its client gone, the first worker reports "ready" again.
     drop(held);
-    // A full session, then two at once: with maxchild=2 the second pair needs both
-    // workers, the first one among them, reused after it said "ready" again.
+    wait_ready(&server, 2, "the first worker back from its client");
+    // A full session: login, SELECT, FETCH, APPEND, SEARCH.
     session(server.port, 1);
-    let pair = [server.port, server.port].map(|port| {
-        std::thread::spawn(move || {
-            let mut c = Imap::connect(port);
-            let greeting = c.response().map(|r| escape(&r)).unwrap_or_default();
-            assert!(greeting.starts_with("* OK "), "{greeting}");
-            ok(&mut c, "b1", &format!("LOGIN alice {REF_PASSWORD}"));
-            ok(&mut c, "b2", "EXAMINE INBOX");
-            c
-        })
-    });
-    let mut clients: Vec<Imap> = pair
+    // Two clients at once need both workers (maxchild=2), so the first one serves again,
+    // and both report "busy".
+    let pair = [server.port, server.port].map(|port| std::thread::spawn(move || hold(port)));
+    let clients: Vec<Imap> = pair
         .into_iter()
         .map(|t| t.join().expect("client thread"))
         .collect();
-    let now = imapd_workers(&mut server.master);
-    assert_eq!(now, both, "the same two workers serve both clients");
-    for c in &mut clients {
-        ok(c, "b3", "LOGOUT");
-    }
-    drop(clients);
-    session(server.port, 2);
-    assert!(
-        imapd_workers(&mut server.master).contains(&first),
-        "the first worker is still serving"
+    assert_eq!(
+        imapd_workers(&mut server.master),
+        both,
+        "the same two workers serve both clients"
     );
+    wait_ready(&server, 0, "both workers busy");
+    drop(clients);
+    wait_ready(&server, 2, "both clients gone");
+    session(server.port, 2);
+    assert_eq!(imapd_workers(&mut server.master), both, "no worker died");
 }
 
 // ---------------------------------------------------------------------------------------------
