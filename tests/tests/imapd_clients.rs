@@ -31,13 +31,34 @@ fn mbsync() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// How this isync spells "no TLS": `TLSType` from 1.5 on, `SSLType` before.
+fn no_tls(bin: &Path) -> &'static str {
+    let out = Command::new(bin).arg("--version").output();
+    let version = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    // "isync 1.4.4"
+    let mut nums = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .split('.')
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+    if (major, minor) >= (1, 5) {
+        "TLSType None"
+    } else {
+        "SSLType None"
+    }
+}
+
 /// The mbsyncrc: alice's account on `port` (SASL PLAIN, no TLS: the server is on
 /// loopback and `allowplaintext` is on), every folder, both directions, Maildirs under
 /// `local` with folders nested as directories.
-fn mbsyncrc(port: u16, local: &Path) -> String {
+fn mbsyncrc(port: u16, local: &Path, no_tls: &str) -> String {
     format!(
         "IMAPAccount alice\nHost 127.0.0.1\nPort {port}\nUser alice\nPass {REF_PASSWORD}\n\
-         SSLType None\nAuthMechs PLAIN\n\n\
+         {no_tls}\nAuthMechs PLAIN\n\n\
          IMAPStore far\nAccount alice\n\n\
          MaildirStore near\nPath {l}/\nInbox {l}/INBOX\nSubFolders Verbatim\n\n\
          Channel alice\nFar :far:\nNear :near:\nPatterns *\nCreate Both\nExpunge Both\n\
@@ -329,7 +350,7 @@ fn mbsync_pulls_and_pushes_a_folder_tree() {
     let scratch = Scratch::new("mbsync-near");
     let local = scratch.join("mail");
     std::fs::create_dir_all(&local).expect("mkdir");
-    let rc = scratch.write("mbsyncrc", &mbsyncrc(server.port, &local));
+    let rc = scratch.write("mbsyncrc", &mbsyncrc(server.port, &local, no_tls(&bin)));
 
     // Connecting waits for master's listener; mbsync would not.
     let mut c = server.login("alice");
