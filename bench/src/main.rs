@@ -4,6 +4,10 @@
 //! `cargo run --release -p bench -- [--keys N] [--fetches N] [--runs N]`
 //! (build our tools first: `cargo build --release -p tools`). Prints one line per workload
 //! with the best-of-runs time of each side and the throughput ratio; see bench/README.md.
+//!
+//! `bench imap [...]` runs the IMAP benchmark instead: see [`imap`].
+
+mod imap;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,6 +66,10 @@ fn arg(args: &[String], name: &str, default: u64) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "imap") {
+        imap::main(&args[2..]);
+        return;
+    }
     let keys = arg(&args, "--keys", 1_000_000);
     let fetches = arg(&args, "--fetches", 100_000);
     let runs = arg(&args, "--runs", 3);

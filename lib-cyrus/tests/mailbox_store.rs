@@ -219,3 +219,83 @@ fn create_makes_an_empty_mailbox_that_reopens() {
     assert_eq!(mb.records().len(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `expunge_mode: immediate`'s work: expunged messages' files are unlinked and a repack
+/// drops their records; every remaining cache record still reads, and Debian's mbexamine
+/// and `reconstruct -n` find the repacked mailbox sound.
+#[test]
+fn unlink_and_repack_drop_expunged_messages() {
+    let Some(inst) = instance("repack") else {
+        return;
+    };
+    let dir = inst.join("spool").join(INBOX);
+    let mut mb = Mailbox::open(&dir, LockMode::Write).unwrap();
+    let before = mb.index_header().clone();
+    let live: Vec<u32> = mb
+        .records()
+        .iter()
+        .filter(|r| !r.is_expunged())
+        .map(|r| r.uid)
+        .collect();
+    assert!(live.len() >= 2, "the reference INBOX has messages");
+    let gone = live[0];
+    // The reference INBOX holds an expunged message already; it goes too.
+    let waiting = mb.records().iter().filter(|r| r.is_expunged()).count();
+    mb.expunge(gone, 1_800_000_000).unwrap();
+    assert_eq!(mb.unlink_expunged(1_800_000_001).unwrap(), waiting + 1);
+    assert!(!mb.message_path(gone).exists());
+    mb.repack(1_800_000_002).unwrap();
+    let h = mb.index_header().clone();
+    assert_eq!(h.generation_no, before.generation_no + 1);
+    assert_eq!(h.num_records as usize, mb.records().len());
+    assert!(mb.record(gone).is_none());
+    // The dropped records' modseqs live on in deletedmodseq (QRESYNC needs them).
+    let max_kept = mb.records().iter().map(|r| r.modseq).max().unwrap_or(0);
+    assert_eq!(h.highestmodseq, max_kept.max(h.deletedmodseq));
+    assert_eq!(
+        h.deletedmodseq, h.highestmodseq,
+        "the last expunge had the highest modseq"
+    );
+    assert_eq!(
+        h.exists as usize,
+        mb.records().iter().filter(|r| !r.is_expunged()).count()
+    );
+    for r in mb.records() {
+        mb.cache_record(r).unwrap();
+    }
+    drop(mb);
+    // A fresh open reads the same state from disk.
+    let mb = Mailbox::open(&dir, LockMode::Read).unwrap();
+    assert_eq!(mb.index_header(), &h);
+    drop(mb);
+
+    if !Path::new(BIN).join("mbexamine").exists() {
+        return;
+    }
+    let _ = Command::new("chown")
+        .args(["-R", "cyrus"])
+        .arg(&inst)
+        .status();
+    let conf = inst.join("imapd.conf");
+    let out = Command::new(Path::new(BIN).join("reconstruct"))
+        .arg("-C")
+        .arg(&conf)
+        .arg("-n")
+        .arg("user.alice")
+        .current_dir(&inst)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "user.alice\n");
+    let out = Command::new(Path::new(BIN).join("mbexamine"))
+        .arg("-C")
+        .arg(&conf)
+        .arg("user.alice")
+        .current_dir(&inst)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains(&format!("UID:{gone:08}")), "{text}");
+    let _ = std::fs::remove_dir_all(&inst);
+}

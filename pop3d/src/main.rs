@@ -53,7 +53,7 @@ fn random_u64() -> u64 {
 /// What imapd.conf makes of the protocol.
 fn settings(config: &Config, tls: TlsOffer) -> Settings {
     Settings {
-        servername: servername(config),
+        servername: config.servername(),
         version: VERSION.to_string(),
         allow_plaintext: config.switch("allowplaintext"),
         allow_anonymous: config.switch("allowanonymouslogin"),
@@ -70,17 +70,6 @@ fn settings(config: &Config, tls: TlsOffer) -> Settings {
         tls,
         tls_required: config.switch("tls_required"),
     }
-}
-
-fn servername(config: &Config) -> String {
-    config.string("servername").map_or_else(
-        || {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|s| s.trim().to_string())
-                .unwrap_or_else(|_| "localhost".into())
-        },
-        str::to_string,
-    )
 }
 
 /// Reads lines the way Cyrus's `prot_fgets` into an 8 KB buffer does: up to and including

@@ -61,6 +61,11 @@ impl Imap {
         self.reader.get_mut().write_all(b).expect("send to server");
     }
 
+    /// The socket, for writing raw bytes without waiting.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.reader.get_mut()
+    }
+
     /// Sends `line` and CRLF.
     pub fn send(&mut self, line: &str) {
         self.send_raw(format!("{line}\r\n").as_bytes());
@@ -263,7 +268,6 @@ pub const NOT_SERVED: &[&str] = &[
     "CATENATE",
     "ESORT",
     "PREVIEW",
-    "QRESYNC",
     "SAVEDATE",
     "SEARCH=FUZZY",
     "SORT",

@@ -30,13 +30,15 @@ pub fn target_dir() -> PathBuf {
 
 static BUILT: Mutex<bool> = Mutex::new(false);
 
-/// Path of our binary `name`, building the workspace's binaries once if it is missing (a
-/// fresh clone runs `cargo test` before any `cargo build`).
+/// Path of our binary `name`, after bringing the workspace's binaries up to date once per test
+/// process. `cargo test` builds only the test harness of a package without integration tests
+/// (lmtpd, pop3d, ...), never its `target/<profile>/<name>`, so a binary left from an older
+/// checkout would otherwise be tested in place of the code under test.
 pub fn our_bin(name: &str) -> PathBuf {
     let dir = target_dir();
     let path = dir.join(name);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if !path.exists() && !*built {
+    if !*built {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("tests/ sits in the workspace")

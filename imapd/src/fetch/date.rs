@@ -2,25 +2,7 @@
 //! characters, the time in the server's local zone, and that zone's offset, e.g.
 //! `" 9-Jan-2024 10:00:05 +0000"`.
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// The civil date (year, month 1-12, day 1-31) of a count of days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Eras of 400 years (146097 days) make the Gregorian rules regular; the year is counted
-    // from March so that the leap day falls at its end.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+use cyrus::civil::{civil_from_days, month_name};
 
 /// Formats `unix` (seconds since the epoch, UTC) as an RFC 3501 date-time in a zone
 /// `offset` seconds east of UTC, as Cyrus's `time_to_rfc3501` does.
@@ -28,10 +10,7 @@ pub fn rfc3501(unix: i64, offset: i32) -> String {
     let local = unix + i64::from(offset);
     let (year, month, day) = civil_from_days(local.div_euclid(86_400));
     let secs = local.rem_euclid(86_400);
-    let name = MONTHS
-        .get(month.saturating_sub(1) as usize)
-        .copied()
-        .unwrap_or("Jan");
+    let name = month_name(month);
     // The offset is printed in whole minutes, its seconds dropped (as Cyrus does).
     let sign = if offset < 0 { '-' } else { '+' };
     let minutes = offset.unsigned_abs() / 60;

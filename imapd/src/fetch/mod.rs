@@ -108,6 +108,9 @@ struct BodyItem<'a> {
     partial: Option<(u32, u32)>,
 }
 
+/// A `BINARY[...]` item: its part path and partial.
+type BinaryItem<'a> = (&'a [u32], Option<(u32, u32)>);
+
 /// The items of one FETCH sorted into Cyrus's fixed slots.
 #[derive(Default)]
 struct Plan<'a> {
@@ -128,14 +131,11 @@ struct Plan<'a> {
     fields: Vec<BodyItem<'a>>,
     /// Every other `BODY[...]`, client order.
     sections: Vec<BodyItem<'a>>,
-    /// `BINARY[...]`, client order: part path and partial.
+    /// `BINARY[...]`, client order.
     binaries: Vec<BinaryItem<'a>>,
     /// `BINARY.SIZE[...]`, client order.
     binary_sizes: Vec<&'a [u32]>,
 }
-
-/// A `BINARY[part]<partial>` item: the part path and the partial range.
-type BinaryItem<'a> = (&'a [u32], Option<(u32, u32)>);
 
 impl<'a> Plan<'a> {
     fn new(items: &'a [FetchAtt]) -> Result<Plan<'a>, FetchError> {

@@ -16,6 +16,8 @@ use crate::proto::command::AppendMessage;
 /// A message on its way into a mailbox.
 pub(super) struct Incoming<'a> {
     pub bytes: &'a [u8],
+    /// Where the same bytes are stored already (COPY, MOVE): linked, not written again.
+    pub source: Option<std::path::PathBuf>,
     pub system: u16,
     pub keywords: &'a [String],
     pub internaldate: u32,
@@ -100,23 +102,26 @@ impl Session {
             if !internal_seen {
                 system &= !SystemFlags::SEEN;
             }
-            let rec = mb
-                .append(&Append {
-                    message: m.bytes,
-                    guid: parsed.guid,
-                    internaldate: m.internaldate,
-                    sentdate: parsed.sentdate,
-                    gmtime: parsed.gmtime,
-                    header_size: parsed.header_size,
-                    system_flags: SystemFlags(system),
-                    user_flags,
-                    cache: &parsed.cache,
-                    now,
-                })
-                .map_err(|e| {
-                    syslog::log(Level::Err, &format!("IOERROR: append: {e}"));
-                    IOERROR
-                })?;
+            let append = Append {
+                message: m.bytes,
+                guid: parsed.guid,
+                internaldate: m.internaldate,
+                sentdate: parsed.sentdate,
+                gmtime: parsed.gmtime,
+                header_size: parsed.header_size,
+                system_flags: SystemFlags(system),
+                user_flags,
+                cache: &parsed.cache,
+                now,
+            };
+            let stored = match (&m.source, self.config.switch("singleinstancestore")) {
+                (Some(src), true) => mb.append_linked(&append, src),
+                _ => mb.append(&append),
+            };
+            let rec = stored.map_err(|e| {
+                syslog::log(Level::Err, &format!("IOERROR: append: {e}"));
+                IOERROR
+            })?;
             if wants_seen && !internal_seen {
                 seen_uids.push(rec.uid);
             }
@@ -185,6 +190,7 @@ impl Session {
             .zip(&parsed)
             .map(|(m, (system, keywords, date))| Incoming {
                 bytes: &m.message,
+                source: None,
                 system: *system,
                 keywords,
                 internaldate: *date,

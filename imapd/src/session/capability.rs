@@ -41,7 +41,7 @@ const FULL: &[Cap] = &[
     cap("NAMESPACE", true),
     cap("OBJECTID", true),
     cap("PREVIEW", false),
-    cap("QRESYNC", false),
+    cap("QRESYNC", true),
     cap("QUOTA", true),
     cap("RIGHTS=kxten", true),
     cap("SAVEDATE", false),

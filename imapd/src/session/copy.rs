@@ -72,7 +72,14 @@ impl Session {
                 .enumerate()
                 .filter_map(|(n, f)| f.clone().filter(|_| rec.has_user_flag(n)))
                 .collect();
-            loaded.push((u, bytes, system, keywords, rec.internaldate));
+            loaded.push((
+                u,
+                bytes,
+                system,
+                keywords,
+                rec.internaldate,
+                src.message_path(u),
+            ));
         }
         drop(src);
         let (mut mb, internal) = match self.open_for_insert(&dest) {
@@ -85,8 +92,9 @@ impl Session {
         }
         let incoming: Vec<Incoming<'_>> = loaded
             .iter()
-            .map(|(_, bytes, system, keywords, date)| Incoming {
+            .map(|(_, bytes, system, keywords, date, path)| Incoming {
                 bytes,
+                source: Some(path.clone()),
                 system: *system,
                 keywords,
                 internaldate: *date,
@@ -133,6 +141,7 @@ impl Session {
             }
         }
         self.update_quota_after_expunge(&mb, uids);
+        self.finish_expunge(&mut mb);
         Ok(())
     }
 }

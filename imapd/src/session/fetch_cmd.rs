@@ -44,6 +44,18 @@ impl Session {
         };
         let now = now32();
         let mut out = Vec::new();
+        if let (true, Some(since)) = (args.vanished, args.changedsince) {
+            let gone = super::qresync::vanished_since(&mb, since, Some(&args.set));
+            if !gone.is_empty() {
+                out.extend_from_slice(
+                    format!(
+                        "* VANISHED (EARLIER) {}\r\n",
+                        super::reply::compress_set(&gone)
+                    )
+                    .as_bytes(),
+                );
+            }
+        }
         let mut seen_db_changed = false;
         let Some(sel) = self.selected_mut() else {
             return;

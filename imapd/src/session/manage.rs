@@ -8,21 +8,8 @@ use cyrus::mboxname::{InternalName, MbName};
 use cyrus::syslog::{self, Level};
 
 use super::names::{Miss, DENIED, IOERROR, NONEXISTENT};
+use super::reply::SPECIAL_USE;
 use super::Session;
-
-/// The special-use attributes RFC 6154 defines and Cyrus accepts at CREATE.
-const SPECIAL_USE: &[&str] = &[
-    "\\All",
-    "\\Archive",
-    "\\Drafts",
-    "\\Flagged",
-    "\\Junk",
-    "\\Sent",
-    "\\Trash",
-    "\\Important",
-    "\\Snoozed",
-    "\\Scheduled",
-];
 
 fn io_text(e: &cyrus::Error) -> &'static str {
     match e {

@@ -8,23 +8,10 @@ use cyrus::syslog::{self, Level};
 
 use super::names::{DENIED, IOERROR};
 use super::reply::astring;
+use super::reply::SPECIAL_USE;
 use super::Session;
 
 const BAD_ENTRY: &str = "entry must begin with /shared or /private";
-
-/// The special-use attributes RFC 6154 defines (and Cyrus accepts).
-const SPECIAL_USE: &[&str] = &[
-    "\\All",
-    "\\Archive",
-    "\\Drafts",
-    "\\Flagged",
-    "\\Junk",
-    "\\Sent",
-    "\\Trash",
-    "\\Important",
-    "\\Snoozed",
-    "\\Scheduled",
-];
 
 /// The mailbox entries Cyrus 3.6 defines, reported (as NIL when unset) under DEPTH.
 const MAILBOX_ENTRIES: &[&str] = &[

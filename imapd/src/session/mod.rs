@@ -16,6 +16,7 @@ mod list;
 mod manage;
 mod metadata;
 mod names;
+mod qresync;
 mod quota_cmds;
 mod reply;
 mod search_cmd;
@@ -136,6 +137,8 @@ pub struct Session {
     failed_logins: u32,
     /// The TLS layer's SSF and client certificate name, once TLS is on.
     external: Option<(u32, Option<String>)>,
+    /// cyrus.index's inode, size and mtime at the last IDLE poll.
+    idle_stamp: Option<(u64, u64, i64, i64)>,
 }
 
 impl Session {
@@ -152,6 +155,7 @@ impl Session {
             enabled: Enabled::default(),
             failed_logins: 0,
             external: None,
+            idle_stamp: None,
         };
         s.greet();
         s
@@ -278,8 +282,8 @@ impl Session {
             K::StartTls | K::Login { .. } | K::Authenticate { .. } => {
                 self.bad(Some(tag), "Already logged in");
             }
-            K::Select { mailbox, params } => self.select(tag, &mailbox, false, params.condstore),
-            K::Examine { mailbox, params } => self.select(tag, &mailbox, true, params.condstore),
+            K::Select { mailbox, params } => self.select(tag, &mailbox, false, &params),
+            K::Examine { mailbox, params } => self.select(tag, &mailbox, true, &params),
             K::Create {
                 mailbox,
                 special_use,
@@ -429,6 +433,7 @@ impl Session {
 
     fn idle(&mut self, tag: &str) -> Next {
         self.line("+ idling");
+        self.idle_stamp = None;
         self.sync_selected(true);
         self.pending = Pending::Idle {
             tag: tag.to_string(),
@@ -436,8 +441,27 @@ impl Session {
         Next::Idle
     }
 
-    /// Called while idling: reports what changed in the selected mailbox since.
+    /// Called while idling: reports what changed in the selected mailbox since. Every
+    /// change rewrites cyrus.index, so a `stat` that shows the same file, size and time
+    /// means nothing changed and the index is not read (polls are frequent and cheap).
     pub fn idle_poll(&mut self) {
+        let Some(sel) = self.selected() else {
+            return;
+        };
+        let stamp = std::fs::metadata(sel.dir.join(cyrus::mailbox::index::FILE_NAME))
+            .ok()
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.ino(), m.size(), m.mtime(), m.mtime_nsec())
+            });
+        // A file changed within the last two seconds may change again within the same
+        // mtime tick with the same size (a flag change): only an older stamp is trusted.
+        let settled =
+            stamp.is_some_and(|(_, _, secs, _)| cyrus::mboxlist::now().saturating_sub(secs) > 2);
+        if settled && stamp == self.idle_stamp {
+            return;
+        }
+        self.idle_stamp = stamp;
         self.sync_selected(true);
     }
 

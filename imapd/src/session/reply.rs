@@ -1,5 +1,20 @@
 //! Small pieces of reply text shared by several commands.
 
+/// The special-use attributes RFC 6154 defines (and Cyrus accepts), for CREATE's USE and
+/// SETMETADATA of `/private/specialuse`.
+pub const SPECIAL_USE: &[&str] = &[
+    "\\All",
+    "\\Archive",
+    "\\Drafts",
+    "\\Flagged",
+    "\\Junk",
+    "\\Sent",
+    "\\Trash",
+    "\\Important",
+    "\\Snoozed",
+    "\\Scheduled",
+];
+
 /// `1:3,5` for `[1, 2, 3, 5]` (sorted or not), as response codes and ESEARCH print sets.
 pub fn compress_set(nums: &[u32]) -> String {
     let mut v = nums.to_vec();

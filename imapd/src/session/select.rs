@@ -13,18 +13,27 @@ use cyrus::syslog::{self, Level};
 use super::names::{IOERROR, NONEXISTENT};
 use super::selected::Selected;
 use super::{Session, State};
-use crate::proto::command::SeqSet;
+use crate::proto::command::{SelectParams, SeqSet};
 
 pub(super) fn now32() -> u32 {
     u32::try_from(cyrus::mboxlist::now()).unwrap_or(u32::MAX)
 }
 
 impl Session {
-    pub(super) fn select(&mut self, tag: &str, ext: &str, examine: bool, condstore: bool) {
+    pub(super) fn select(&mut self, tag: &str, ext: &str, examine: bool, params: &SelectParams) {
+        if params.qresync.is_some() && !self.enabled.qresync {
+            // RFC 7162 §3.2.5: QRESYNC parameters need ENABLE QRESYNC first.
+            return self.bad(Some(tag), "QRESYNC not enabled");
+        }
+        let condstore = params.condstore;
         // Leaving a selected mailbox first, as RFC 3501 §6.3.1 says, even if this fails.
         if let State::Selected(_) = self.state {
             self.leave_selected(false);
             self.state = State::Authenticated;
+            if self.enabled.qresync {
+                // RFC 7162 §3.2.11: the client learns where one mailbox's responses end.
+                self.line("* OK [CLOSED] Ok");
+            }
         }
         let target = match self.lookup(ext) {
             Ok(t) => t,
@@ -144,8 +153,11 @@ impl Session {
                 sel.save_seen(&self.config, &user.userid);
             }
         }
-        drop(mb);
         self.state = State::Selected(Box::new(sel));
+        if let Some(q) = &params.qresync {
+            self.qresync_select(&mb, q);
+        }
+        drop(mb);
         let code = if read_only { "READ-ONLY" } else { "READ-WRITE" };
         self.ok(tag, &format!("[{code}] Completed"));
     }
@@ -198,7 +210,26 @@ impl Session {
             }
         }
         self.update_quota_after_expunge(&mb, &doomed);
+        self.finish_expunge(&mut mb);
         Ok(doomed)
+    }
+
+    /// With `expunge_mode: immediate`, removes what was just expunged for good (files
+    /// unlinked, index and cache repacked); with `delayed` (the default) `cyr_expire` does.
+    pub(super) fn finish_expunge(&self, mb: &mut Mailbox) {
+        if self.config.string("expunge_mode") != Some("immediate") {
+            return;
+        }
+        let now = now32();
+        let r = mb
+            .unlink_expunged(now)
+            .and_then(|n| if n > 0 { mb.repack(now) } else { Ok(()) });
+        if let Err(e) = r {
+            syslog::log(
+                Level::Err,
+                &format!("IOERROR: repacking {}: {e}", mb.dir().display()),
+            );
+        }
     }
 
     pub(super) fn expunge(&mut self, tag: &str, set: Option<&SeqSet>) {

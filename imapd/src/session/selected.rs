@@ -217,15 +217,26 @@ impl Session {
         };
         if expunges {
             let mut i = 0;
+            let mut vanished = Vec::new();
             while i < sel.uids.len() {
                 if live(sel.uids[i]).is_none() {
-                    out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
+                    if !qresync {
+                        out.push_str(&format!("* {} EXPUNGE\r\n", i + 1));
+                    }
+                    vanished.push(sel.uids[i]);
                     sel.recent.remove(&sel.uids[i]);
                     sel.uids.remove(i);
                     sel.modseqs.remove(i);
                 } else {
                     i += 1;
                 }
+            }
+            // RFC 7162 §3.2.10: under QRESYNC expunges are told as one UID set.
+            if qresync && !vanished.is_empty() {
+                out.push_str(&format!(
+                    "* VANISHED {}\r\n",
+                    super::reply::compress_set(&vanished)
+                ));
             }
         }
         // New keywords first, so that FETCH responses below only use announced names.

@@ -579,3 +579,138 @@ fn acl_matrix_refuses_each_operation_without_its_right() {
     );
     assert_eq!(out[0], "* STATUS INBOX.box (MESSAGES 1)");
 }
+
+#[test]
+fn qresync_reports_expunges_as_vanished_uids() {
+    let st = store("qresync");
+    let mut a = session(&st, "alice");
+    let mut b = session(&st, "alice");
+    for _ in 0..3 {
+        run(&mut a, append("INBOX", &[], MSG));
+    }
+    let out = run(&mut a, CommandKind::Enable(vec!["QRESYNC".into()]));
+    assert_eq!(out[0], "* ENABLED QRESYNC");
+    let out = run(&mut a, select("INBOX"));
+    let validity: u32 = out
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("* OK [UIDVALIDITY ")?
+                .split(']')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("UIDVALIDITY");
+    let modseq: u64 = out
+        .iter()
+        .find_map(|l| {
+            l.strip_prefix("* OK [HIGHESTMODSEQ ")?
+                .split(']')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("HIGHESTMODSEQ");
+    run(&mut b, select("INBOX"));
+    run(&mut b, store_flags(2, StoreMode::Add, &["\\Deleted"]));
+    run(&mut b, CommandKind::Expunge { uids: None });
+    let out = run(&mut a, CommandKind::Noop);
+    assert!(out.contains(&"* VANISHED 2".to_string()), "{out:?}");
+    assert!(!out.iter().any(|l| l.ends_with("EXPUNGE")), "{out:?}");
+    // A client that knew the mailbox at `modseq` resynchronises with SELECT (QRESYNC ...).
+    run(&mut b, store_flags(1, StoreMode::Add, &["\\Flagged"]));
+    let out = run(
+        &mut a,
+        CommandKind::Select {
+            mailbox: "INBOX".into(),
+            params: SelectParams {
+                condstore: false,
+                qresync: Some(QresyncParams {
+                    uidvalidity: validity,
+                    modseq,
+                    known_uids: None,
+                    seq_match: None,
+                }),
+            },
+        },
+    );
+    assert_eq!(out[0], "* OK [CLOSED] Ok");
+    assert!(
+        out.contains(&"* VANISHED (EARLIER) 2".to_string()),
+        "{out:?}"
+    );
+    assert!(
+        out.iter().any(|l| l.starts_with("* 1 FETCH (FLAGS (")
+            && l.contains("\\Flagged")
+            && l.contains("UID 1 MODSEQ")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn expunge_mode_immediate_removes_files_and_records() {
+    let st = store_with("immediate", "expunge_mode: immediate\n");
+    let mut a = session(&st, "alice");
+    let mut b = session(&st, "alice");
+    run(&mut a, append("INBOX", &[], MSG));
+    run(&mut a, append("INBOX", &[], MSG));
+    run(&mut a, select("INBOX"));
+    run(&mut b, select("INBOX"));
+    run(&mut a, store_flags(1, StoreMode::Add, &["\\Deleted"]));
+    let out = run(&mut a, CommandKind::Expunge { uids: None });
+    assert_eq!(out[0], "* 1 EXPUNGE");
+    let dir = a.selected().map(|s| s.dir.clone()).expect("selected");
+    assert!(!dir.join("1.").exists(), "the message file is gone");
+    let mb = cyrus::mailbox::Mailbox::open(&dir, cyrus::mailbox::LockMode::Read).unwrap();
+    assert_eq!(mb.records().len(), 1, "the record is gone after the repack");
+    drop(mb);
+    // Another session still learns of the expunge.
+    let out = run(&mut b, CommandKind::Noop);
+    assert!(out.contains(&"* 1 EXPUNGE".to_string()), "{out:?}");
+    let out = run(
+        &mut b,
+        CommandKind::Fetch(FetchArgs {
+            uid: true,
+            set: SeqSet(vec![(SeqNum::Num(1), SeqNum::Star)]),
+            items: vec![FetchAtt::Rfc822Size],
+            changedsince: None,
+            vanished: false,
+        }),
+    );
+    assert!(
+        out[0].starts_with("* 1 FETCH (UID 2 RFC822.SIZE "),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn copy_links_the_message_file_instead_of_writing_it_again() {
+    use std::os::unix::fs::MetadataExt;
+    let st = store("copy-link");
+    let mut s = session(&st, "alice");
+    run(
+        &mut s,
+        CommandKind::Create {
+            mailbox: "INBOX.Copies".into(),
+            special_use: vec![],
+        },
+    );
+    run(&mut s, append("INBOX", &[], MSG));
+    run(&mut s, select("INBOX"));
+    let out = run(
+        &mut s,
+        CommandKind::Copy {
+            uid: false,
+            set: SeqSet(vec![(SeqNum::Num(1), SeqNum::Num(1))]),
+            mailbox: "INBOX.Copies".into(),
+        },
+    );
+    assert!(tagged(&out).starts_with("t OK [COPYUID "), "{out:?}");
+    let src = s.selected().map(|x| x.dir.join("1.")).expect("selected");
+    let meta = std::fs::metadata(&src).unwrap();
+    assert_eq!(
+        meta.nlink(),
+        2,
+        "the copy is a hard link (singleinstancestore)"
+    );
+}

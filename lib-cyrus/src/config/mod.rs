@@ -168,6 +168,18 @@ impl Config {
         }
     }
 
+    /// `servername`, or the machine's host name when unset (Cyrus's `config_servername`).
+    pub fn servername(&self) -> String {
+        self.string("servername").map_or_else(
+            || {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|s| s.trim().to_string())
+                    .unwrap_or_else(|_| "localhost".into())
+            },
+            str::to_string,
+        )
+    }
+
     /// The `configdirectory` every `{configdirectory}` was expanded to.
     pub fn config_directory(&self) -> &Path {
         &self.config_dir

@@ -12,26 +12,14 @@ use crate::mailbox::Mailbox;
 use std::fmt::Write as _;
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
 
 /// `ctime(3)` of `t` in UTC, with its trailing newline: `Thu Jan  1 00:00:00 1970\n`.
 pub fn ctime_utc(t: i64) -> String {
     let days = t.div_euclid(86400);
     let secs = t.rem_euclid(86400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::civil::civil_from_days(days);
     let wday = DAYS.get(days.rem_euclid(7) as usize).unwrap_or(&"???");
-    let mon = MONTHS.get((month - 1) as usize).unwrap_or(&"???");
+    let mon = crate::civil::month_name(month);
     format!(
         "{wday} {mon}{day:3} {:02}:{:02}:{:02} {year}\n",
         secs / 3600,

@@ -7,12 +7,14 @@
 //! the way `mbexamine` does. Names, mailboxes.db and directory paths are the caller's: this
 //! layer is handed a directory.
 
+pub mod autocreate;
 pub mod cache;
 pub mod examine;
 pub mod header;
 pub mod index;
 pub mod lifecycle;
 pub mod reconstruct;
+pub mod selfcheck;
 mod store;
 
 pub use store::{Append, LockMode, Mailbox};

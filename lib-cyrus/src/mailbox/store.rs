@@ -20,6 +20,8 @@ use crate::mailbox::index::{
     self, sync_crc_basic, sync_crc_virtannot, Guid, IndexHeader, IndexRecord, InternalFlags,
     SystemFlags,
 };
+mod repack;
+
 use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -368,6 +370,18 @@ impl Mailbox {
     /// Appends a message: message file, cache record, index record, header, each durable
     /// before the next. Returns the new record.
     pub fn append(&mut self, a: &Append<'_>) -> Result<IndexRecord> {
+        self.append_with(a, None)
+    }
+
+    /// [`Mailbox::append`] of a message already stored at `source` (same bytes): the new
+    /// message file is a hard link to it, as Cyrus's `singleinstancestore` does for one
+    /// message delivered to several mailboxes or copied within a partition. Where a link
+    /// cannot be made (another file system), the bytes are written as usual.
+    pub fn append_linked(&mut self, a: &Append<'_>, source: &Path) -> Result<IndexRecord> {
+        self.append_with(a, Some(source))
+    }
+
+    fn append_with(&mut self, a: &Append<'_>, source: Option<&Path>) -> Result<IndexRecord> {
         self.check_writable()?;
         let uid = self
             .index
@@ -381,11 +395,18 @@ impl Mailbox {
         // 1. The message file. A leftover from an append that crashed is overwritten.
         let mpath = self.message_path(uid);
         failpoint::hit();
-        let mut mf = File::create(&mpath).map_err(io(&mpath))?;
-        failpoint::hit();
-        mf.write_all(a.message).map_err(io(&mpath))?;
-        sync(&mf, &mpath, false)?;
-        drop(mf);
+        let linked = source.is_some_and(|src| {
+            let _ = std::fs::remove_file(&mpath);
+            // The source was fsynced when it was written; only the new name needs syncing.
+            std::fs::hard_link(src, &mpath).is_ok()
+        });
+        if !linked {
+            let mut mf = File::create(&mpath).map_err(io(&mpath))?;
+            failpoint::hit();
+            mf.write_all(a.message).map_err(io(&mpath))?;
+            sync(&mf, &mpath, false)?;
+            drop(mf);
+        }
         failpoint::hit();
         sync_parent_dir(&mpath).map_err(io(&self.dir))?;
 
@@ -532,7 +553,9 @@ impl Mailbox {
         let saved = self.index.clone();
         self.index.recentuid = uid;
         self.index.recenttime = now;
-        if let Err(e) = self.commit_header() {
+        // Not fsynced: losing it in a crash only shows some messages as \Recent again, and
+        // a SELECT or an IDLE that sees new mail must not wait for the disk.
+        if let Err(e) = write_at(&self.file, &self.index_path, &self.index.encode(), 0) {
             self.index = saved;
             return Err(e);
         }

@@ -4,17 +4,7 @@
 //! comma, 1-2 digit day, three-letter month, 2-digit (< 70 is 20xx) or >= 1900 year, then for
 //! `gmtime` hh:mm[:ss] and a zone; out-of-range fields roll over instead of failing.
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
+pub use crate::civil::days_from_civil;
 
 /// A parsed Date: the calendar date and the UTC instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
