@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use cyrus::acl::Rights;
 use cyrus::annotations::{Annotations, Scope, Target as AnnotTarget};
-use cyrus::mboxlist::{Include, MboxEntry};
+use cyrus::mboxlist::{BaseType, Include, MboxEntry};
 use cyrus::mboxname::MbName;
 use cyrus::subscriptions::Subscriptions;
 
@@ -90,7 +90,10 @@ impl Session {
         let mut v: Vec<(u8, Candidate)> = Vec::new();
         for entry in entries {
             let mbname = MbName::from_internal(&entry.name, &deleted);
-            if mbname.deleted.is_some() {
+            // Sieve script stores, DAV collections and the like are not IMAP mailboxes:
+            // Cyrus 3.6 leaves them out of LIST (`MBTYPES_NONIMAP`), and clients that
+            // sync every folder (mbsync) would otherwise try to SELECT `INBOX.#sieve`.
+            if mbname.deleted.is_some() || entry.mbtype.base != BaseType::Email {
                 continue;
             }
             let rights = self.rights_on(&entry, &mbname);
@@ -288,17 +291,54 @@ impl Session {
         let pattern = combine(reference, pattern, sep);
         let all = self.visible();
         let mut annots = Annotations::open(&self.config).ok();
-        let mut calls = 0;
-        for name in self.subscribed_names() {
-            if !pattern_match(&pattern, &name, sep) {
+        let subscribed = self.subscribed_names();
+        // Cyrus counts the subscriptions it walks: those under the pattern's fixed prefix.
+        let calls = subscribed
+            .iter()
+            .filter(|s| s.starts_with(fixed_prefix(&pattern)))
+            .count();
+        // As Cyrus 3.6 answers: \HasChildren when a subscribed mailbox lies below (never
+        // \HasNoChildren), and for a `%` that stops above a subscribed mailbox, its
+        // unsubscribed ancestor as \Noselect (RFC 3501 §6.3.9).
+        let has_children = |name: &str| {
+            let prefix = format!("{name}{sep}");
+            subscribed.iter().any(|s| s.starts_with(&prefix))
+        };
+        let mut shown: BTreeSet<String> = BTreeSet::new();
+        for name in &subscribed {
+            let (name, parent) = if pattern_match(&pattern, name, sep) {
+                (name.clone(), false)
+            } else if let Some(parent) = matching_ancestor(&pattern, name, sep) {
+                if subscribed.contains(&parent) {
+                    continue;
+                }
+                (parent, true)
+            } else {
+                continue;
+            };
+            if !shown.insert(name.clone()) {
                 continue;
             }
-            calls += 1;
-            let attrs = match all.iter().find(|c| c.ext == name) {
-                Some(c) => self.special_use(&mut annots, &c.target).unwrap_or_default(),
-                None => "\\Noselect".to_string(),
-            };
-            self.line(&format!("* LSUB ({attrs}) \"{sep}\" {}", astring(&name)));
+            let mut attrs: Vec<String> = Vec::new();
+            match all.iter().find(|c| c.ext == name) {
+                Some(c) if !parent => {
+                    if has_children(&name) {
+                        attrs.push("\\HasChildren".into());
+                    }
+                    attrs.extend(self.special_use(&mut annots, &c.target));
+                }
+                _ => {
+                    attrs.push("\\Noselect".into());
+                    if has_children(&name) {
+                        attrs.push("\\HasChildren".into());
+                    }
+                }
+            }
+            self.line(&format!(
+                "* LSUB ({}) \"{sep}\" {}",
+                attrs.join(" "),
+                astring(&name)
+            ));
         }
         self.ok(
             tag,

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use cyrus::acl::Rights;
 use cyrus::mailbox::index::{Options, SystemFlags};
 use cyrus::mailbox::{LockMode, Mailbox};
+use cyrus::mboxlist::BaseType;
 use cyrus::seen::{SeenDb, SeenEntry};
 use cyrus::syslog::{self, Level};
 
@@ -40,6 +41,10 @@ impl Session {
         };
         if !target.rights.has(Rights::READ) {
             return self.no(tag, super::names::DENIED);
+        }
+        // A sieve script store or DAV collection is not an IMAP mailbox (as Cyrus 3.6 says).
+        if target.entry.mbtype.base != BaseType::Email {
+            return self.no(tag, "Invalid mailbox type");
         }
         let Some(dir) = self.mailbox_dir(&target.entry) else {
             return self.no(tag, NONEXISTENT);
