@@ -288,7 +288,7 @@ fn hostile_literals_are_refused_with_bounded_memory() {
 /// name as the SASL authorization identity works as that user; a plain user cannot.
 #[test]
 fn admins_may_act_as_another_user() {
-    let Some(inst) = start("imapd-proxy") else {
+    let Some(inst) = Server::start("imapd-proxy") else {
         return;
     };
     let auth = |authz: &str, authn: &str| -> Vec<String> {

@@ -371,6 +371,7 @@ mod tests {
             sasl: HashMap::new(),
             tolower,
             loginrealms: realms.iter().map(|s| s.to_string()).collect(),
+            proxies: Vec::new(),
         }
     }
 
