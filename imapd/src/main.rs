@@ -67,6 +67,7 @@ impl Worker for Imap {
             tls_available: self.tls.is_some() && !self.implicit_tls,
             tls_active: false,
             serverinfo: config.string("serverinfo").unwrap_or("on").to_string(),
+            client: conn.peer_name(),
         };
         let limits = Limits::from_config(&config);
         let watchdog = Watchdog::start(idle_limit(&config));

@@ -286,7 +286,7 @@ impl Worker for Lmtpd {
             client: if local {
                 "[unix socket]".to_string()
             } else {
-                sys::peer_name(conn.input_fd())
+                conn.peer_name()
             },
             // Over TCP nothing is delivered before AUTH, so every delivery is authenticated.
             with: "LMTPA",

@@ -66,7 +66,10 @@ impl Session {
                     .unwrap_or_default();
                 syslog::log(
                     Level::Notice,
-                    &format!("badlogin: {user} plaintext {detail} ({})", e.message()),
+                    &format!(
+                        "badlogin: {} plaintext {user} {detail}",
+                        self.settings.client
+                    ),
                 );
                 self.login_failed(tag, user, &e.message());
             }
@@ -117,7 +120,7 @@ impl Session {
                 let user = self.sasl.as_mut().and_then(Server::username);
                 match user {
                     Some(u) => {
-                        syslog::log(Level::Notice, &format!("login: {u} {mech} User logged in"));
+                        self.log_login(&u, mech);
                         self.logged_in(tag, &u, "Success (no protection)");
                     }
                     None => self.no(tag, "Authentication failed: no user"),
@@ -165,6 +168,18 @@ impl Session {
     pub(crate) fn assume_user(&mut self, userid: &str) {
         self.logged_in("pre", userid, "User logged in");
         self.out.clear();
+    }
+
+    /// The line Cyrus logs for every login: client, user, mechanism (`+TLS` under TLS).
+    fn log_login(&self, userid: &str, mech: &str) {
+        let tls = if self.settings.tls_active { "+TLS" } else { "" };
+        syslog::log(
+            Level::Notice,
+            &format!(
+                "login: {} {userid} {mech}{tls} User logged in SESSIONID=<{}>",
+                self.settings.client, self.settings.session_id
+            ),
+        );
     }
 
     fn logged_in(&mut self, tag: &str, userid: &str, text: &str) {

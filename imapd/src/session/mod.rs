@@ -71,6 +71,8 @@ pub struct Settings {
     pub serverinfo: String,
     /// The session id prefix (`<servername>-<pid>-<n>`), to which a random part is added.
     pub session_id: String,
+    /// The client as Cyrus names it in logs: `name [address]`.
+    pub client: String,
 }
 
 /// The logged-in user.

@@ -56,6 +56,7 @@ fn session(s: &Store, user: &str) -> Session {
         tls_active: false,
         serverinfo: "on".into(),
         session_id: "test-1".into(),
+        client: "[127.0.0.1]".into(),
     };
     let mut sess = Session::new(Arc::clone(&s.config), settings);
     sess.out.clear();

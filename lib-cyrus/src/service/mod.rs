@@ -210,6 +210,12 @@ impl Connection {
         sys::poll_readable(0, timeout_ms)
     }
 
+    /// The client as Cyrus names it in logs and Received headers: `name [address]`,
+    /// `[address]` without a name, `[unknown]` for a socket without a peer (unix sockets).
+    pub fn peer_name(&self) -> String {
+        sys::peer_name(0)
+    }
+
     /// Sends each write at once (TCP_NODELAY); callers then write whole replies.
     pub fn set_nodelay(&self) {
         sys::nodelay(1);
